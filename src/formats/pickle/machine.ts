@@ -54,6 +54,11 @@ export interface MachineHooks {
   onGlobal?(ref: GlobalRef): void;
   onCall?(call: CallRecord): void;
   onNote?(note: Note): void;
+  /**
+   * What the loader's persistent_load returns for a pid, when the caller knows
+   * (torch's legacy format returns the class itself for ('module', cls, …) pids).
+   */
+  persistentLoad?(pid: Value): Value | undefined;
 }
 
 export interface MachineLimits {
@@ -172,6 +177,11 @@ export class PickleMachine {
     rec.callee = resolveCallee(rec);
     this.hooks.onCall?.(rec);
     return { k: 'call', call: rec };
+  }
+
+  private persistent(pid: Value, at: number): Value {
+    const result = this.call('persistent_load', unknown('persistent_load'), pid, at);
+    return this.hooks.persistentLoad?.(pid) ?? result;
   }
 
   private global(module: string, name: string, via: string, at: number, fromBytesOp = false): Value {
@@ -580,21 +590,26 @@ export class PickleMachine {
           if (this.stack.length - 2 < this.fence) this.fail('underflow', at, 'unpickling stack underflow');
           const state = this.stack.pop()!;
           const inst = this.stack[this.stack.length - 1];
-          if (inst.k === 'call') inst.call.state = state;
+          if (inst.k === 'call') {
+            // The loader looks __setstate__ up on the instance, so an earlier BUILD can plant one.
+            const planted = inst.call.setstate;
+            if (planted) this.call('reduce', planted, this.seq('tuple', [state], at), at);
+            inst.call.state = state;
+            const fn = plantedSetstate(state);
+            if (fn) inst.call.setstate = fn;
+          }
           this.call('build', inst, state, at);
           if (isJoblibWrapper(inst)) await this.joblibArray(inst, state, at);
           break;
         }
         case O.PERSID: {
           const pid = await this.text(lim.maxKeptString);
-          this.push(this.call('persistent_load', unknown('persistent_load'), { k: 'str', v: pid, truncated: false, len: pid.length }, at), at);
+          this.push(this.persistent({ k: 'str', v: pid, truncated: false, len: pid.length }, at), at);
           break;
         }
-        case O.BINPERSID: {
-          const pid = this.pop(at);
-          this.push(this.call('persistent_load', unknown('persistent_load'), pid, at), at);
+        case O.BINPERSID:
+          this.push(this.persistent(this.pop(at), at), at);
           break;
-        }
         case O.EXT1:
         case O.EXT2:
         case O.EXT4: {
@@ -641,6 +656,8 @@ export class PickleMachine {
   private async joblibArray(inst: Value, state: Value, at: number): Promise<void> {
     const info = joblibLayout(state);
     if (!info) this.fail('value', at, 'joblib array wrapper with a state this reader does not understand');
+    // joblib closes the frame before writing array bytes; the next FRAME follows them.
+    this.frameEnd = -1;
     if (info.hasObject) {
       this.note('joblib-array', at, 'joblib object array: a nested pickle follows');
       const sub = new PickleMachine(this.r, this.budget, this.hooks, this.nextCallId);
@@ -690,6 +707,16 @@ function dtypeInfo(dtype: Value | undefined): { itemsize: number; hasObject: boo
   else itemsize = n;
   if (!hasObject && !(itemsize > 0)) return undefined;
   return { itemsize, hasObject };
+}
+
+/** BUILD state is a dict, or a (dict, slots) pair; either can set `__setstate__`. */
+function plantedSetstate(state: Value): Value | undefined {
+  const parts = state.k === 'seq' && state.type === 'tuple' && state.items.length === 2 ? state.items : [state];
+  for (const p of parts) {
+    const v = dictGet(p, '__setstate__');
+    if (v) return v;
+  }
+  return undefined;
 }
 
 function dictGet(d: Value, key: string): Value | undefined {

@@ -51,6 +51,8 @@ export interface CallRecord {
   inputs: number[];
   /** State later given to the result by BUILD (numpy dtypes keep their layout here). */
   state?: Value;
+  /** A `__setstate__` planted in the result's attributes by a BUILD: the next BUILD calls it. */
+  setstate?: Value;
 }
 
 export const NONE_V: Value = { k: 'none' };
@@ -182,9 +184,14 @@ function pyBytes(head: Buffer, len: number): string {
   return `b'${out}'${len > Math.min(head.length, 48) ? `…(${len} bytes)` : ''}`;
 }
 
+/** Nodes rendered per top-level call: shared references (DUP/GET) must not multiply the work. */
+const MAX_NODES = 200;
+let nodes = 0;
+
 export function render(v: Value | undefined, depth = 0): string {
+  if (depth === 0) nodes = 0;
   if (!v) return '?';
-  if (depth > MAX_DEPTH) return '…';
+  if (depth > MAX_DEPTH || ++nodes > MAX_NODES) return '…';
   switch (v.k) {
     case 'none':
       return 'None';
@@ -237,7 +244,8 @@ function argList(args: Value, depth: number): string {
 }
 
 export function renderCall(c: CallRecord, depth = 0): string {
-  if (depth > MAX_DEPTH) return '…';
+  if (depth === 0) nodes = 0;
+  if (depth > MAX_DEPTH || ++nodes > MAX_NODES) return '…';
   switch (c.kind) {
     case 'build':
       return `${render(c.fn, depth + 1)}.__setstate__(${render(c.args, depth + 1)})`;

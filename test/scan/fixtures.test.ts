@@ -1,0 +1,48 @@
+/**
+ * Every fixture in test/fixtures/manifest.json, made by test/fixtures/generate.py
+ * with the real libraries: benign ones must scan clean at the default threshold,
+ * malicious ones must reach their severity and name what they hide.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { scanFile } from '../../src/scan/scanner.js';
+import { severityRank, type Finding, type Severity } from '../../src/scan/finding.js';
+import type { Limits } from '../../src/scan/limits.js';
+
+const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+const FIX = join(ROOT, 'test/fixtures');
+
+interface Entry {
+  path: string;
+  technique: string;
+  expect: 'clean' | { minSeverity: Severity; mentions: string[] };
+  limits?: Partial<Limits>;
+}
+
+const manifest = JSON.parse(readFileSync(join(FIX, 'manifest.json'), 'utf8')) as Entry[];
+
+function describe(fs: Finding[]): string {
+  return fs.map((f) => `  ${f.severity} ${f.ruleId} ${f.location} ${f.global ?? ''} ${f.evidence ?? ''}`).join('\n') || '  (none)';
+}
+
+for (const e of manifest) {
+  test(`${e.expect === 'clean' ? 'benign' : 'malicious'}: ${e.path} — ${e.technique}`, async () => {
+    const r = await scanFile(join(FIX, e.path), e.limits ? { config: { limits: e.limits } } : undefined);
+    assert.deepEqual(r.errors, [], 'no scan errors');
+    assert.notEqual(r.skipped, true, 'the file was recognised');
+    if (e.expect === 'clean') {
+      const loud = r.findings.filter((f) => severityRank(f.severity) >= severityRank('MEDIUM'));
+      assert.equal(loud.length, 0, `expected clean, got:\n${describe(loud)}`);
+      return;
+    }
+    const top = r.findings.reduce((m, f) => Math.max(m, severityRank(f.severity)), -1);
+    assert.ok(top >= severityRank(e.expect.minSeverity), `expected ≥ ${e.expect.minSeverity}, got:\n${describe(r.findings)}`);
+    for (const m of e.expect.mentions) {
+      const hit = r.findings.some((f) => [f.global, f.evidence, f.message].some((s) => s?.includes(m)));
+      assert.ok(hit, `no finding mentions "${m}":\n${describe(r.findings)}`);
+    }
+  });
+}
