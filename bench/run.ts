@@ -30,7 +30,7 @@ async function zipCheckpoints(dir: string): Promise<void> {
   console.log('| file size | bytes read | read / size | time |');
   console.log('|---:|---:|---:|---:|');
   // A real data.pkl from a real torch.save, so the pickle is what torch writes.
-  const pkl = await extractDataPkl(join(ROOT, 'test/fixtures/benign/torch_state_dict.pt'));
+  const pkl = await extractDataPkl(join(ROOT, 'test/fixtures/benign/torch_cnn_state_dict.pt'));
   for (const size of [10 * MB, 1 * GB, 5 * GB]) {
     const path = join(dir, `ckpt-${size}.pt`);
     const total = await writeSparseZip(path, [

@@ -11,7 +11,6 @@ import type { ByteSource } from './source.js';
  * deflate's best case (~1030:1) would otherwise trip a 1000:1 limit on a few
  * KiB of zeros.
  */
-export const RATIO_FLOOR_BYTES = 1 << 20;
 
 /** Compressed input is fed in small pieces so a bomb is caught after little work. */
 const INPUT_CHUNK = 64 * 1024;
@@ -59,9 +58,9 @@ export class DecompressionBudget {
     }
   }
 
-  /** Throws when `produced / compressed` passes maxCompressionRatio (beyond RATIO_FLOOR_BYTES of output). */
+  /** Throws when `produced / compressed` passes maxCompressionRatio, once output passes ratioCheckAfterBytes. */
   checkRatio(produced: number, compressed: number, what: string): void {
-    if (produced <= RATIO_FLOOR_BYTES) return;
+    if (produced <= this.limits.ratioCheckAfterBytes) return;
     const max = this.limits.maxCompressionRatio;
     if (produced > Math.max(compressed, 1) * max) {
       throw new LimitExceededError(

@@ -128,16 +128,30 @@ function describe(v: unknown): string {
   return `${typeof v} ${JSON.stringify(v)}`;
 }
 
-/** 'O' anywhere a type code can be: '|O', '<O8', 'object', 'i4,O', '(2,)O', or a field of a structured dtype. */
+/**
+ * 'O' anywhere a type code can be: '|O', '<O8', 'object', 'i4,O', '(2,)O', or
+ * the dtype of any field of a structured dtype (field names are not looked at).
+ * Conservative: what numpy would refuse anyway may still count as objects.
+ */
 export function descrHasObjects(descr: unknown): boolean {
   if (typeof descr === 'string') {
-    // Conservative: no numpy type code or name other than object uses a capital O.
+    // No numpy type code or name other than object uses a capital O.
     return descr.includes('O') || /object/i.test(descr);
   }
-  if (descr instanceof PyList || descr instanceof PyTuple) return descr.items.some(descrHasObjects);
-  if (Array.isArray(descr)) return descr.some(descrHasObjects);
-  if (descr instanceof PyDict) return [...descr.map.values()].some(descrHasObjects);
-  return false;
+  const items = descr instanceof PyList || descr instanceof PyTuple ? descr.items : Array.isArray(descr) ? (descr as unknown[]) : undefined;
+  if (!items) return descr instanceof PyDict ? [...descr.map.values()].some(descrHasObjects) : false;
+  if (descr instanceof PyTuple) {
+    // A subarray dtype: (base, shape).
+    return items.length === 2 ? descrHasObjects(items[0]) : items.some(descrHasObjects);
+  }
+  // A field list: (name, dtype) or (name, dtype, shape), name possibly (title, name).
+  return items.some((f) => {
+    const parts = f instanceof PyTuple || f instanceof PyList ? f.items : Array.isArray(f) ? (f as unknown[]) : undefined;
+    if (parts && (parts.length === 2 || parts.length === 3) && (typeof parts[0] === 'string' || parts[0] instanceof PyTuple)) {
+      return descrHasObjects(parts[1]);
+    }
+    return descrHasObjects(f);
+  });
 }
 
 function simpleItemSize(descr: string): number | undefined {

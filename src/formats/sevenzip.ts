@@ -50,7 +50,6 @@ function load(): Promise<Loaded> {
       printErr: (s: string) => stderr.push(s),
       // Never wait on the terminal (a password prompt would otherwise read process stdin).
       stdin: () => null as unknown as number,
-      quit: () => undefined,
     });
     // 7-Zip sets mode 000 on some extracted entries, which makes directories unreadable in MEMFS.
     const chmod = mod.FS.chmod.bind(mod.FS);
@@ -126,6 +125,9 @@ function run(l: Loaded, args: string[]): { code: number; stdout: string[]; stder
   l.stdout.length = 0;
   l.stderr.length = 0;
   let code: number;
+  // This build's exit path sets process.exitCode to 7-Zip's status (its `quit`
+  // option is not wired in); the scanner's own exit code must survive it.
+  const exitCode = process.exitCode;
   try {
     code = (l.mod.callMain(args) as unknown as number | undefined) ?? 0;
   } catch (e) {
@@ -134,6 +136,8 @@ function run(l: Loaded, args: string[]): { code: number; stdout: string[]; stder
     const why = e instanceof Error ? e.message : `wasm exception ${String(e)}`;
     const said = l.stderr.filter((s) => s.trim() !== '').join(' ').trim();
     throw new Error(`7-Zip aborted on ${args[0] === 'l' ? 'listing' : 'extracting'} the archive (${said || why}); it is corrupt or encrypted`, { cause: e });
+  } finally {
+    process.exitCode = exitCode;
   }
   return { code, stdout: [...l.stdout], stderr: [...l.stderr] };
 }

@@ -5,6 +5,35 @@ import { open, type FileHandle } from 'node:fs/promises';
  * an HTTP range reader. Readers ask for exactly the ranges they need, so tensor
  * data is never touched, and `bytesRead` says what a scan cost.
  */
+/**
+ * Distinct byte ranges touched, merged as they come: "bytes read" means bytes of
+ * the file that were looked at, however often a reader came back to them.
+ */
+export class RangeSet {
+  private starts: number[] = [];
+  private ends: number[] = [];
+  total = 0;
+
+  add(start: number, end: number): void {
+    if (end <= start) return;
+    // Find the first range that ends at or after `start`.
+    let i = 0;
+    while (i < this.starts.length && this.ends[i] < start) i++;
+    let j = i;
+    let s = start;
+    let e = end;
+    while (j < this.starts.length && this.starts[j] <= end) {
+      s = Math.min(s, this.starts[j]);
+      e = Math.max(e, this.ends[j]);
+      this.total -= this.ends[j] - this.starts[j];
+      j++;
+    }
+    this.starts.splice(i, j - i, s);
+    this.ends.splice(i, j - i, e);
+    this.total += e - s;
+  }
+}
+
 export interface ByteSource {
   /** Total length in bytes. */
   readonly size: number;
@@ -15,12 +44,12 @@ export interface ByteSource {
    * source. Never throws for a range past the end: it returns what exists.
    */
   read(offset: number, length: number): Promise<Buffer>;
-  /** Bytes handed out by read() so far (for the "read only what is needed" figures). */
+  /** Distinct bytes of the underlying file read so far (for the "read only what is needed" figures). */
   readonly bytesRead: number;
 }
 
 export class BufferSource implements ByteSource {
-  bytesRead = 0;
+  private readonly touched = new RangeSet();
   constructor(
     readonly buffer: Buffer,
     readonly name: string = '<buffer>',
@@ -29,14 +58,18 @@ export class BufferSource implements ByteSource {
     return this.buffer.length;
   }
   async read(offset: number, length: number): Promise<Buffer> {
-    const out = this.buffer.subarray(Math.max(0, offset), Math.max(0, Math.min(this.buffer.length, offset + length)));
-    this.bytesRead += out.length;
+    const start = Math.max(0, offset);
+    const out = this.buffer.subarray(start, Math.max(start, Math.min(this.buffer.length, offset + length)));
+    this.touched.add(start, start + out.length);
     return out;
+  }
+  get bytesRead(): number {
+    return this.touched.total;
   }
 }
 
 export class FileSource implements ByteSource {
-  bytesRead = 0;
+  private readonly touched = new RangeSet();
   private constructor(
     private readonly handle: FileHandle,
     readonly size: number,
@@ -64,8 +97,12 @@ export class FileSource implements ByteSource {
       if (bytesRead === 0) break;
       got += bytesRead;
     }
-    this.bytesRead += got;
+    this.touched.add(offset, offset + got);
     return got === len ? buf : buf.subarray(0, got);
+  }
+
+  get bytesRead(): number {
+    return this.touched.total;
   }
 
   async close(): Promise<void> {

@@ -9,8 +9,14 @@ export interface Limits {
   maxEntries: number;
   /** Bytes produced by decompression, per scanned file, all members together. */
   maxDecompressedBytes: number;
-  /** Largest decompressed/compressed ratio accepted for one member. */
+  /**
+   * Largest decompressed/compressed ratio accepted for one member, checked once
+   * its output passes `ratioCheckAfterBytes`. Deflate cannot pass ~1032:1, so
+   * real deflated arrays of zeros never trip it; bzip2/xz bombs do.
+   */
   maxCompressionRatio: number;
+  /** Output a member may produce before its ratio is checked (small files compress well legitimately). */
+  ratioCheckAfterBytes: number;
   /** Opcodes interpreted per pickle stream. */
   maxOpcodes: number;
   /** Symbolic stack depth + memo entries per pickle. */
@@ -23,7 +29,8 @@ export const DEFAULT_LIMITS: Limits = {
   maxDepth: 8,
   maxEntries: 100_000,
   maxDecompressedBytes: 2 * 1024 ** 3,
-  maxCompressionRatio: 1_000,
+  maxCompressionRatio: 10_000,
+  ratioCheckAfterBytes: 64 * 1024 * 1024,
   maxOpcodes: 200_000_000,
   maxStackItems: 10_000_000,
   maxConstantBytes: 64 * 1024 * 1024,

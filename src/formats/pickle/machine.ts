@@ -87,6 +87,8 @@ class RunFailure extends Error {
 }
 
 const STRING_PREFIX = 4096;
+/** Items a container keeps (its references; the rest are counted in `dropped`). */
+const MAX_KEPT_ITEMS = 65_536;
 const BYTES_HEAD = 64;
 const decoderUtf8 = new TextDecoder('utf-8', { fatal: false });
 
@@ -203,6 +205,16 @@ export class PickleMachine {
     return decoderUtf8.decode(line);
   }
 
+  /** Fast path: a string already in the window, decoded without a promise. */
+  private strNow(len: number, latin1: boolean): Value {
+    const v = this.r.text(len, latin1);
+    return latin1 ? { k: 'str', v, truncated: false, len, fromBytes: true } : { k: 'str', v, truncated: false, len };
+  }
+
+  private str(len: number, at: number, latin1: boolean): Value | Promise<Value> {
+    return len <= this.budget.limits.maxKeptString && this.r.has(len) ? this.strNow(len, latin1) : this.strPayload(len, at, latin1);
+  }
+
   /** A string payload of `len` bytes: kept when short, else a prefix is kept and the rest skipped. */
   private async strPayload(len: number, at: number, latin1: boolean): Promise<Value> {
     if (len > this.r.remaining) throw new TruncatedError(at, `string of ${len} bytes`);
@@ -236,17 +248,36 @@ export class PickleMachine {
     return v;
   }
 
+  /**
+   * APPEND(S)/SETITEM(S)/ADDITEMS. Containers keep their first items only: calls
+   * are reported when they happen, so later items matter only as evidence. Dict
+   * entries with dunder keys are kept past the cap: BUILD state can plant
+   * `__setstate__` that way. Items added to constructed objects (list.extend,
+   * dict.__setitem__ on a call result) are not kept.
+   */
   private addItems(target: Value, items: Value[], at: number): void {
-    if (target.k === 'seq' || target.k === 'dict') {
-      const room = Math.max(0, 1_000_000 - target.items.length);
-      const kept = items.length <= room ? items : items.slice(0, room);
-      for (const x of kept) target.items.push(x);
-      target.dropped += items.length - kept.length;
-      this.charge(kept.length, at);
-    } else if (target.k === 'call') {
-      // list.extend / dict.__setitem__ on a constructed object: the loader calls its methods.
-      // Nothing to keep, but the values still count as inputs of that object.
+    if (target.k !== 'seq' && target.k !== 'dict') return;
+    const room = Math.max(0, MAX_KEPT_ITEMS - target.items.length);
+    if (items.length <= room) {
+      for (let i = 0; i < items.length; i++) target.items.push(items[i]);
+      this.charge(items.length, at);
+      return;
     }
+    let kept = 0;
+    if (target.k === 'dict') {
+      for (let i = 0; i + 1 < items.length; i += 2) {
+        const key = items[i];
+        if (i < room || (key.k === 'str' && key.v.startsWith('__'))) {
+          target.items.push(key, items[i + 1]);
+          kept += 2;
+        }
+      }
+    } else {
+      for (let i = 0; i < room; i++) target.items.push(items[i]);
+      kept = room;
+    }
+    target.dropped += target.k === 'dict' ? (items.length - kept) / 2 : items.length - kept;
+    this.charge(kept, at);
   }
 
   private checkFrame(opStart: number, opEnd: number): void {
@@ -299,7 +330,7 @@ export class PickleMachine {
         this.note('opcode-above-protocol', at, `${info.name} needs protocol ${info.proto} but the stream declared ${this.proto}`);
       }
       // Fixed-size arguments: the 9-byte fill above covers them unless we are at the end.
-      const fixed = info.arg === 'u1' ? 1 : info.arg === 'u2' ? 2 : info.arg === 'i4' || info.arg === 'u4' ? 4 : info.arg === 'u8' || info.arg === 'f8be' ? 8 : info.arg === 'bytes1' ? 1 : info.arg === 'bytes4' || info.arg === 'bytes4s' ? 4 : info.arg === 'bytes8' ? 8 : 0;
+      const fixed = O.FIXED_ARG_BYTES[code];
       if (fixed && r.remaining < fixed) throw new TruncatedError(at, info.name);
 
       switch (code) {
@@ -394,11 +425,17 @@ export class PickleMachine {
         case O.BINSTRING: {
           const n = r.i32();
           if (n < 0) this.fail('value', at, 'BINSTRING pickle has negative byte count');
-          this.push(await this.strPayload(n, at, true), at);
+          {
+            const v = this.str(n, at, true);
+            this.push(v instanceof Promise ? await v : v, at);
+          }
           break;
         }
         case O.SHORT_BINSTRING:
-          this.push(await this.strPayload(r.u8(), at, true), at);
+          {
+            const v = this.str(r.u8(), at, true);
+            this.push(v instanceof Promise ? await v : v, at);
+          }
           break;
         case O.UNICODE: {
           const raw = await r.line(lim.maxKeptString);
@@ -406,10 +443,16 @@ export class PickleMachine {
           break;
         }
         case O.BINUNICODE:
-          this.push(await this.strPayload(r.u32(), at, false), at);
+          {
+            const v = this.str(r.u32(), at, false);
+            this.push(v instanceof Promise ? await v : v, at);
+          }
           break;
         case O.SHORT_BINUNICODE:
-          this.push(await this.strPayload(r.u8(), at, false), at);
+          {
+            const v = this.str(r.u8(), at, false);
+            this.push(v instanceof Promise ? await v : v, at);
+          }
           break;
         case O.BINUNICODE8: {
           const n = r.u64();
@@ -645,7 +688,7 @@ export class PickleMachine {
         default:
           this.fail('invalid-opcode', at, `opcode ${info.name} is not handled`);
       }
-      this.checkFrame(at, r.pos);
+      if (this.frameEnd >= 0) this.checkFrame(at, r.pos);
     }
   }
 

@@ -107,3 +107,8 @@ export const READONLY_BUFFER = op(0x98, 'READONLY_BUFFER', 'none', 5);
 export const OPCODES: ReadonlyArray<OpInfo | undefined> = Array.from({ length: 256 }, (_, i) => T[i]);
 
 export const HIGHEST_PROTOCOL = 5;
+
+const ARG_BYTES: Record<ArgKind, number> = { none: 0, u1: 1, u2: 2, i4: 4, u4: 4, u8: 8, f8be: 8, line: 0, line2: 0, bytes1: 1, bytes4: 4, bytes4s: 4, bytes8: 8 };
+
+/** Bytes of fixed-size argument (lengths included) that follow each opcode. */
+export const FIXED_ARG_BYTES: ReadonlyArray<number> = OPCODES.map((o) => (o ? ARG_BYTES[o.arg] : 0));

@@ -11,7 +11,9 @@ export class TruncatedError extends Error {
   }
 }
 
-const CHUNK = 1 << 20;
+/** Read-ahead starts small after a seek (so skipping payloads stays cheap) and doubles while reading on. */
+const MIN_CHUNK = 64 << 10;
+const MAX_CHUNK = 1 << 20;
 
 /**
  * A forward cursor over a ByteSource with a read-ahead window. Long payloads are
@@ -21,6 +23,7 @@ export class Reader {
   pos: number;
   private buf: Buffer = Buffer.alloc(0);
   private bufStart = 0;
+  private chunk = MIN_CHUNK;
   readonly end: number;
 
   constructor(
@@ -54,7 +57,10 @@ export class Reader {
   }
 
   private async load(n: number): Promise<void> {
-    const want = Math.min(Math.max(n, CHUNK), this.end - this.pos);
+    // Sequential refill (we ran off the end of the window): read further ahead next time.
+    const sequential = this.pos === this.bufStart + this.buf.length || (this.pos >= this.bufStart && this.pos < this.bufStart + this.buf.length);
+    this.chunk = sequential ? Math.min(this.chunk * 2, MAX_CHUNK) : MIN_CHUNK;
+    const want = Math.min(Math.max(n, this.chunk), this.end - this.pos);
     this.buf = await this.src.read(this.pos, want);
     this.bufStart = this.pos;
   }
@@ -91,6 +97,13 @@ export class Reader {
     const v = this.buf.readDoubleBE(this.pos - this.bufStart);
     this.pos += 8;
     return v;
+  }
+
+  /** Text [pos, pos+n) (n already filled), advancing, decoded without an intermediate Buffer. */
+  text(n: number, latin1: boolean): string {
+    const s = this.pos - this.bufStart;
+    this.pos += n;
+    return this.buf.toString(latin1 ? 'latin1' : 'utf8', s, s + n);
   }
 
   /** Bytes [pos, pos+n) (n already filled), advancing. Returns a view, not a copy. */
