@@ -41,6 +41,7 @@ const NOTE_SEVERITY: Partial<Record<Note['kind'], Severity>> = {
   'bytes-string-as-name': 'LOW',
   'opcode-above-protocol': 'LOW',
   'out-of-band-buffer': 'LOW',
+  'computed-global': 'HIGH',
 };
 
 const MAX_EVIDENCE = 600;

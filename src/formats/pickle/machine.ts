@@ -34,7 +34,8 @@ export type NoteKind =
   | 'out-of-band-buffer'
   | 'dotted-name'
   | 'bytes-string-as-name'
-  | 'joblib-array';
+  | 'joblib-array'
+  | 'computed-global';
 
 export interface Note {
   kind: NoteKind;
@@ -357,9 +358,9 @@ export class PickleMachine {
           this.push(this.top(at), at);
           break;
         case O.FLOAT: {
-          const s = (await this.text(lim.maxKeptString)).trim();
-          const f = Number(s);
-          if (s === '' || (Number.isNaN(f) && !/^[+-]?nan$/i.test(s))) this.fail('value', at, `could not convert string to float: '${s.slice(0, 40)}'`);
+          const s = await this.text(lim.maxKeptString);
+          const f = parsePyFloat(s);
+          if (f === undefined) this.fail('value', at, `could not convert string to float: '${s.slice(0, 40)}'`);
           this.push({ k: 'float', v: f }, at);
           break;
         }
@@ -541,8 +542,9 @@ export class PickleMachine {
         }
         case O.PUT: {
           const s = await this.text(64);
-          const key = Number.parseInt(s, 10);
-          if (!/^\s*-?\d+\s*$/.test(s)) this.fail('value', at, `invalid PUT argument '${s.slice(0, 20)}'`);
+          const parsed = parsePyInt(s, 10);
+          if (parsed === undefined) this.fail('value', at, `invalid PUT argument '${s.slice(0, 20)}'`);
+          const key = Number(parsed);
           if (key < 0) this.fail('value', at, 'negative PUT argument');
           this.setMemo(key, this.top(at), at);
           this.putSeen = true;
@@ -563,8 +565,9 @@ export class PickleMachine {
         }
         case O.GET: {
           const s = await this.text(64);
-          if (!/^\s*-?\d+\s*$/.test(s)) this.fail('value', at, `invalid GET argument '${s.slice(0, 20)}'`);
-          this.push(this.getMemo(Number.parseInt(s, 10), at), at);
+          const key = parsePyInt(s, 10);
+          if (key === undefined) this.fail('value', at, `invalid GET argument '${s.slice(0, 20)}'`);
+          this.push(this.getMemo(Number(key), at), at);
           break;
         }
         case O.BINGET:
@@ -585,10 +588,13 @@ export class PickleMachine {
           const name = constString(nameV);
           const module = constString(modV);
           if (name === undefined || module === undefined) {
-            if (nameV.k !== 'unknown' && modV.k !== 'unknown' && (nameV.k !== 'str' || modV.k !== 'str')) {
+            const constant = (v: Value) => v.k !== 'call' && v.k !== 'unknown';
+            if (constant(nameV) && constant(modV) && (nameV.k !== 'str' || modV.k !== 'str')) {
               this.fail('value', at, 'STACK_GLOBAL requires str');
             }
-            this.push(this.global(module ?? '<unknown>', name ?? '<unknown>', 'STACK_GLOBAL', at), at);
+            // Names computed at load time (str(...) of something, a call result): no pickler writes this.
+            this.note('computed-global', at, `STACK_GLOBAL takes its module or name from a value computed at load time (${nameV.k === 'call' || modV.k === 'call' ? 'a call result' : 'not a constant'})`);
+            this.push(this.global(module ?? foldString(modV) ?? '<computed>', name ?? foldString(nameV) ?? '<computed>', 'STACK_GLOBAL', at), at);
           } else {
             const fromBytes = (nameV.k === 'str' && nameV.fromBytes === true) || (modV.k === 'str' && modV.fromBytes === true);
             this.push(this.global(module, name, 'STACK_GLOBAL', at, fromBytes), at);
@@ -752,6 +758,14 @@ function dtypeInfo(dtype: Value | undefined): { itemsize: number; hasObject: boo
   return { itemsize, hasObject };
 }
 
+/** str('os') and the like: a string a call would return, where the call is a plain conversion. */
+function foldString(v: Value): string | undefined {
+  if (v.k !== 'call') return undefined;
+  const fn = v.call.fn.k === 'global' ? `${v.call.fn.ref.module}.${v.call.fn.ref.name}` : undefined;
+  if (fn !== 'builtins.str' && fn !== '__builtin__.str' && fn !== '__builtin__.unicode') return undefined;
+  return constString(tupleItems(v.call.args)?.[0]);
+}
+
 /** BUILD state is a dict, or a (dict, slots) pair; either can set `__setstate__`. */
 function plantedSetstate(state: Value): Value | undefined {
   const parts = state.k === 'seq' && state.type === 'tuple' && state.items.length === 2 ? state.items : [state];
@@ -781,14 +795,28 @@ function joblibLayout(state: Value): { bytes: number; hasObject: boolean; aligne
   return { bytes: count * dt.itemsize, hasObject: dt.hasObject, aligned: align !== undefined && align.k === 'int' };
 }
 
-function parsePyInt(s: string): number | bigint | undefined {
-  const t = s.trim().replace(/_/g, '');
-  if (!/^[+-]?(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|\d+)$/.test(t)) return undefined;
+/**
+ * int(text, 0) as PyLong_FromString reads it for INT/LONG (GET/PUT use base 10):
+ * surrounding whitespace, a sign, 0x/0o/0b prefixes and single underscores between digits.
+ */
+export function parsePyInt(s: string, base: 0 | 10 = 0): number | bigint | undefined {
+  const t = s.trim();
+  const ok = base === 10 ? /^[+-]?\d(_?\d)*$/ : /^[+-]?(0[xX](_?[0-9a-fA-F])+|0[oO](_?[0-7])+|0[bB](_?[01])+|0(_?0)*|[1-9](_?\d)*)$/;
+  if (!ok.test(t)) return undefined;
   const neg = t.startsWith('-');
-  const body = t.replace(/^[+-]/, '');
+  const body = t.replace(/^[+-]/, '').replace(/_/g, '');
   const big = BigInt(body);
   const v = neg ? -big : big;
   return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+}
+
+/** float(text) for the FLOAT opcode. */
+export function parsePyFloat(s: string): number | undefined {
+  const t = s.trim();
+  if (/^[+-]?(inf|infinity)$/i.test(t)) return t.startsWith('-') ? -Infinity : Infinity;
+  if (/^[+-]?nan$/i.test(t)) return NaN;
+  if (!/^[+-]?((\d(_?\d)*)?\.?\d(_?\d)*|\d(_?\d)*\.)([eE][+-]?\d(_?\d)*)?$/.test(t)) return undefined;
+  return Number(t.replace(/_/g, ''));
 }
 
 /** Little-endian two's complement, as LONG1/LONG4 encode. */

@@ -5,7 +5,7 @@
  */
 import { BufferSource, type ByteSource } from '../source.js';
 import * as O from './opcodes.js';
-import { Budget, PickleMachine, isDottedIdentifier, type MachineHooks, type MachineLimits, type PickleRun } from './machine.js';
+import { Budget, PickleMachine, isDottedIdentifier, parsePyFloat, parsePyInt, type MachineHooks, type MachineLimits, type PickleRun } from './machine.js';
 import { Reader } from './reader.js';
 import type { GlobalRef } from './values.js';
 
@@ -111,7 +111,11 @@ function probeSync(b: Buffer, total: number): boolean {
           const [m, n] = text.split('\n');
           if (!isDottedIdentifier(m) || !isDottedIdentifier(n ?? '')) return false;
         }
-        if ((code === O.INT || code === O.LONG || code === O.GET || code === O.PUT) && !/^-?\d+L?$/.test(text)) return false;
+        // Exactly what the loader accepts: rejecting more would let a payload hide behind an odd first opcode.
+        if (code === O.INT && text !== '00' && text !== '01' && parsePyInt(text) === undefined) return false;
+        if (code === O.LONG && parsePyInt(text.replace(/L$/, '')) === undefined) return false;
+        if ((code === O.GET || code === O.PUT) && parsePyInt(text, 10) === undefined) return false;
+        if (code === O.FLOAT && parsePyFloat(text) === undefined) return false;
         if (code === O.STRING && !(text.length >= 2 && (text[0] === "'" || text[0] === '"') && text[text.length - 1] === text[0])) return false;
         break;
       }
