@@ -49,7 +49,7 @@ async function extractDataPkl(path: string): Promise<Buffer> {
   const { readZipDirectory, openZipEntry } = await import('../src/formats/zip.js');
   const { FileSource } = await import('../src/formats/source.js');
   const { DecompressionBudget } = await import('../src/formats/compression.js');
-  const { resolveLimits } = await import('../src/scan/limits.js');
+  const { resolveLimits } = await import('../src/formats/limits.js');
   const src = await FileSource.open(path);
   try {
     const limits = resolveLimits();

@@ -14,7 +14,7 @@ export {
   type ScanSummary,
   type ScanResult,
 } from './scan/finding.js';
-export { DEFAULT_LIMITS, resolveLimits, LimitExceededError, type Limits } from './scan/limits.js';
+export { DEFAULT_LIMITS, resolveLimits, LimitExceededError, type Limits } from './formats/limits.js';
 export { scanFile, scanBytes, type ScanOptions } from './scan/scanner.js';
 export { scanPath, exitCode, toolVersion, type ScanPathOptions } from './scan/scan-path.js';
 export { walk, type WalkEntry, type WalkResult } from './scan/walk.js';

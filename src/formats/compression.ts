@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { ReadableStream as WebReadableStream } from 'node:stream/web';
 import zlib from 'node:zlib';
 import xzDecompress from 'xz-decompress';
-import { LimitExceededError, type Limits } from '../scan/limits.js';
+import { LimitExceededError, type Limits } from './limits.js';
 import type { ByteSource } from './source.js';
 
 /**

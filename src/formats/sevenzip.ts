@@ -1,5 +1,5 @@
 import SevenZip, { type SevenZipModule } from '7z-wasm';
-import { LimitExceededError, type Limits } from '../scan/limits.js';
+import { LimitExceededError, type Limits } from './limits.js';
 import type { DecompressionBudget } from './compression.js';
 import type { ByteSource } from './source.js';
 

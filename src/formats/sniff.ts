@@ -16,14 +16,18 @@ const EOCD_SEARCH = 22 + 0xffff;
  * looks like a magic number); all that apply are returned, most specific
  * first: magic numbers at offset 0, then tar, then zlib's weak two-byte check,
  * then a zip found only by its end record. Pickles are not sniffed here.
- * Reads at most the first 512 bytes and the last 64 KiB + 22.
+ * Reads at most the first 512 bytes and the last 64 KiB + 22 (not the end of
+ * sequential sources).
  */
 export async function sniffContainers(src: ByteSource): Promise<ContainerFormat[]> {
   const head = await src.read(0, 512);
   const tailLen = Math.min(src.size, EOCD_SEARCH);
   const tailStart = src.size - tailLen;
-  // Small files: the head already holds the tail.
-  const tail = tailStart === 0 && head.length === src.size ? head : await src.read(tailStart, tailLen);
+  // Small files: the head already holds the tail. A compressed member is not
+  // searched for an end record: that would inflate all of it, and loaders find
+  // zips nested in members by their local header magic, which the head shows.
+  const tail =
+    tailStart === 0 && head.length === src.size ? head : src.sequential ? Buffer.alloc(0) : await src.read(tailStart, tailLen);
 
   const out: ContainerFormat[] = [];
   const add = (f: ContainerFormat): void => {

@@ -46,6 +46,11 @@ export interface ByteSource {
   read(offset: number, length: number): Promise<Buffer>;
   /** Distinct bytes of the underlying file read so far (for the "read only what is needed" figures). */
   readonly bytesRead: number;
+  /**
+   * True when going backwards is costly (a compressed member inflated on demand):
+   * readers should read forward and skip optional looks at the end.
+   */
+  readonly sequential?: boolean;
 }
 
 export class BufferSource implements ByteSource {

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tarStream from 'tar-stream';
-import { LimitExceededError, type Limits } from '../scan/limits.js';
+import { LimitExceededError, type Limits } from './limits.js';
 import { readChunks, type DecompressionBudget } from './compression.js';
 import type { ByteSource } from './source.js';
 

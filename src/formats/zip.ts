@@ -1,7 +1,8 @@
 import { Readable } from 'node:stream';
 import yauzl from 'yauzl';
-import { LimitExceededError, type Limits } from '../scan/limits.js';
+import { LimitExceededError, type Limits } from './limits.js';
 import { OutputSink, readChunks, type DecompressionBudget } from './compression.js';
+import { InflatingSource } from './inflating-source.js';
 import { BufferSource, SliceSource, type ByteSource } from './source.js';
 
 /*
@@ -221,6 +222,9 @@ interface DirState {
   zipfile: yauzl.ZipFile;
 }
 const states = new WeakMap<ZipDirectory, DirState>();
+
+/** Deflated members up to this size are inflated into memory at once; larger ones on demand. */
+export const INFLATE_WHOLE_MAX = 8 << 20;
 
 /** Python's cp437 upper half (bytes below 0x80 are ASCII). */
 const CP437_HIGH =
@@ -544,12 +548,18 @@ export async function openZipEntry(
   budget.checkRatio(entry.uncompressedSize, entry.compressedSize, `${where} (declared sizes)`);
 
   const state = states.get(dir) ?? makeState(src, dir);
-  const stream = await new Promise<Readable>((resolve, reject) => {
-    state.zipfile.openReadStreamLowLevel(
-      dataStart - dir.baseOffset, entry.compressedSize, 0, entry.compressedSize, true, entry.uncompressedSize,
-      (err, s) => (err ? reject(err) : resolve(s)),
-    );
-  });
+  const open = () =>
+    new Promise<Readable>((resolve, reject) => {
+      state.zipfile.openReadStreamLowLevel(
+        dataStart - dir.baseOffset, entry.compressedSize, 0, entry.compressedSize, true, entry.uncompressedSize,
+        (err, s) => (err ? reject(err) : resolve(s)),
+      );
+    });
+  // Large members are inflated as far as the scan reads, not into memory whole.
+  if (entry.uncompressedSize > INFLATE_WHOLE_MAX) {
+    return new InflatingSource(open, entry.uncompressedSize, where, src, budget, entry.compressedSize);
+  }
+  const stream = await open();
   const sink = new OutputSink(budget, entry.compressedSize, where);
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) sink.push(chunk);

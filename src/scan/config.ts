@@ -6,7 +6,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { SEVERITIES, type Severity } from './finding.js';
-import { DEFAULT_LIMITS, type Limits } from './limits.js';
+import { DEFAULT_LIMITS, type Limits } from '../formats/limits.js';
 import { DENY_SEVERITIES, isValidPattern } from './policy/policy.js';
 
 export type FailOn = Severity | 'none';

@@ -1,5 +1,5 @@
 import type { Finding, ScanError, Severity } from './finding.js';
-import type { Limits } from './limits.js';
+import type { Limits } from '../formats/limits.js';
 import type { Ecosystem, Policy } from './policy/policy.js';
 import type { DecompressionBudget } from '../formats/compression.js';
 

@@ -1,31 +1,20 @@
 /**
- * Worker-thread side of the scan pool: receives one path at a time, runs
- * scanFile on it and posts the FileReport back. scanFile never throws for a
- * bad file, so anything caught here is a ptmscope bug; it is still returned
- * per file so the pool can carry on.
+ * Worker-thread side of the scan pool (a piscina task module): scans one file.
+ * scanFile never throws for a bad file, so a throw here is a ptmscope bug; the
+ * pool turns it into a ScanError for that file.
  */
-import { parentPort, workerData } from 'node:worker_threads';
 import { scanFile, type ScanOptions } from './scanner.js';
-import type { PoolRequest, PoolReply, PoolWorkerData } from './pool.js';
+import type { PoolTask } from './pool.js';
 
-const port = parentPort;
-if (!port) throw new Error('pool-worker.js must be started as a worker thread by pool.ts');
+// One options object per distinct config, so the scanner's per-config policy cache hits.
+let lastKey: string | undefined;
+let lastOptions: ScanOptions = {};
 
-// One options object for the worker's lifetime, so per-config caches in the scanner hit.
-const data = (workerData ?? {}) as PoolWorkerData;
-const options: ScanOptions = data.config === undefined ? {} : { config: data.config };
-
-port.on('message', (msg: PoolRequest) => {
-  void handle(msg);
-});
-
-async function handle(msg: PoolRequest): Promise<void> {
-  let reply: PoolReply;
-  try {
-    const report = await scanFile(msg.path, options);
-    reply = { id: msg.id, report };
-  } catch (e) {
-    reply = { id: msg.id, error: e instanceof Error ? (e.stack ?? e.message) : String(e) };
+export default async function scan(task: PoolTask) {
+  const key = task.config === undefined ? '' : JSON.stringify(task.config);
+  if (key !== lastKey) {
+    lastKey = key;
+    lastOptions = task.config === undefined ? {} : { config: task.config };
   }
-  port!.postMessage(reply);
+  return scanFile(task.path, lastOptions);
 }

@@ -10,11 +10,12 @@ import { readNpyHeader } from '../formats/numpy.js';
 import { read7z } from '../formats/sevenzip.js';
 import { sniffContainers } from '../formats/sniff.js';
 import { readTar } from '../formats/tar.js';
+import { InflatingSource } from '../formats/inflating-source.js';
 import { openZipEntry, readZipDirectory, type ZipDirectory, type ZipEntry } from '../formats/zip.js';
 import type { ScanConfig } from './config.js';
 import { addError, addFinding, addFormat, type Place, type ScanContext } from './context.js';
 import type { FileReport } from './finding.js';
-import { LimitExceededError, resolveLimits } from './limits.js';
+import { LimitExceededError, resolveLimits } from '../formats/limits.js';
 import { scanPickleStream } from './pickle-scan.js';
 import { Policy, type Ecosystem } from './policy/policy.js';
 import { scanLegacyTorchTar, scanRawPickle } from './torch-scan.js';
@@ -225,7 +226,11 @@ async function scanMember(src: ByteSource, dir: ZipDirectory, entry: ZipEntry, l
   try {
     const member = await openZipEntry(src, dir, entry, ctx.limits, ctx.budget);
     ctx.members.push(location);
-    await scanSource(member, place, ctx);
+    try {
+      await scanSource(member, place, ctx);
+    } finally {
+      if (member instanceof InflatingSource) member.close();
+    }
   } catch (e) {
     if (e instanceof LimitExceededError) throw e;
     addFinding(ctx, `${location}|member`, {

@@ -16,7 +16,7 @@ import {
   type CompressionKind,
 } from '../../src/formats/compression.js';
 import { BufferSource, FileSource } from '../../src/formats/source.js';
-import { DEFAULT_LIMITS, LimitExceededError, resolveLimits } from '../../src/scan/limits.js';
+import { DEFAULT_LIMITS, LimitExceededError, resolveLimits } from '../../src/formats/limits.js';
 
 let dir: string;
 before(async () => {

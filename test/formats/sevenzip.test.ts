@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { DecompressionBudget } from '../../src/formats/compression.js';
 import { looksLike7z, read7z } from '../../src/formats/sevenzip.js';
 import { BufferSource } from '../../src/formats/source.js';
-import { DEFAULT_LIMITS, LimitExceededError, resolveLimits } from '../../src/scan/limits.js';
+import { DEFAULT_LIMITS, LimitExceededError, resolveLimits } from '../../src/formats/limits.js';
 
 const PICKLE = Buffer.from([0x80, 0x02, 0x7d, 0x71, 0x00, 0x2e]);
 const BIN = randomBytes(200_000);

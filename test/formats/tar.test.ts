@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { DecompressionBudget, decompress } from '../../src/formats/compression.js';
 import { BufferSource, FileSource } from '../../src/formats/source.js';
 import { looksLikeTar, readTar } from '../../src/formats/tar.js';
-import { DEFAULT_LIMITS, LimitExceededError, resolveLimits } from '../../src/scan/limits.js';
+import { DEFAULT_LIMITS, LimitExceededError, resolveLimits } from '../../src/formats/limits.js';
 
 const PICKLE = Buffer.from([0x80, 0x02, 0x7d, 0x71, 0x00, 0x2e]);
 const BIG = randomBytes(1024 * 1024);

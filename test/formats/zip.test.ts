@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { BufferSource, FileSource, type ByteSource } from '../../src/formats/source.js';
 import { DecompressionBudget } from '../../src/formats/compression.js';
 import { decodeCp437, looksLikeZip, openZipEntry, readZipDirectory, type ZipDirectory } from '../../src/formats/zip.js';
-import { DEFAULT_LIMITS, LimitExceededError, resolveLimits, type Limits } from '../../src/scan/limits.js';
+import { DEFAULT_LIMITS, LimitExceededError, resolveLimits, type Limits } from '../../src/formats/limits.js';
 
 const PY = '/usr/bin/python3';
 let dir: string;

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { scanFile } from '../../src/scan/scanner.js';
 import { severityRank, type Finding, type Severity } from '../../src/scan/finding.js';
-import type { Limits } from '../../src/scan/limits.js';
+import type { Limits } from '../../src/formats/limits.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const FIX = join(ROOT, 'test/fixtures');
