@@ -129,35 +129,48 @@ function intOf(v: Value | undefined): number | undefined {
   return v?.k === 'int' ? Number(v.v) : undefined;
 }
 
-async function walkStorages(src: ByteSource, place: Place, ctx: ScanContext): Promise<void> {
+/**
+ * A count pickle, then `count` records: a pickle each, followed by raw bytes
+ * whose end `after` works out from the record. Returns where the last one ends.
+ */
+async function walkRecords(
+  src: ByteSource,
+  place: Place,
+  ctx: ScanContext,
+  after: (rec: { end: number; result?: Value }) => Promise<number | undefined>,
+): Promise<number | undefined> {
   const head = await one(src, 0, place, ctx);
   const count = intOf(head?.result);
-  if (!head || count === undefined) return;
+  if (!head || count === undefined) return undefined;
   let pos = head.end;
   for (let i = 0; i < count; i++) {
     const rec = await one(src, pos, place, ctx);
-    const size = elementSize(tupleItems(rec?.result)?.[2]);
-    if (!rec || size === undefined) return;
-    const n = await src.read(rec.end, 8);
-    if (n.length < 8) return;
-    pos = rec.end + 8 + Number(n.readBigInt64LE(0)) * size;
+    const next = rec && (await after(rec));
+    if (next === undefined) return undefined;
+    pos = next;
   }
-  // Then a pickle of storage views.
-  if (pos < src.size) await one(src, pos, place, ctx);
+  return pos;
 }
 
+/** `storages`: per storage a (key, location, storage_type) pickle, an 8-byte element count, the elements. */
+async function walkStorages(src: ByteSource, place: Place, ctx: ScanContext): Promise<void> {
+  const end = await walkRecords(src, place, ctx, async (rec) => {
+    const size = elementSize(tupleItems(rec.result)?.[2]);
+    const n = await src.read(rec.end, 8);
+    if (size === undefined || n.length < 8) return undefined;
+    return rec.end + 8 + Number(n.readBigInt64LE(0)) * size;
+  });
+  // Then a pickle of storage views.
+  if (end !== undefined && end < src.size) await one(src, end, place, ctx);
+}
+
+/** `tensors`: per tensor a (key, storage_id, type) pickle, then ndim, 4 spare bytes, sizes, strides, offset. */
 async function walkTensors(src: ByteSource, place: Place, ctx: ScanContext): Promise<void> {
-  const head = await one(src, 0, place, ctx);
-  const count = intOf(head?.result);
-  if (!head || count === undefined) return;
-  let pos = head.end;
-  for (let i = 0; i < count; i++) {
-    const rec = await one(src, pos, place, ctx);
-    if (!rec) return;
+  await walkRecords(src, place, ctx, async (rec) => {
     const b = await src.read(rec.end, 4);
-    if (b.length < 4) return;
+    if (b.length < 4) return undefined;
     const ndim = b.readInt32LE(0);
-    if (ndim < 0 || ndim > 64) return;
-    pos = rec.end + 8 + 16 * ndim + 8;
-  }
+    if (ndim < 0 || ndim > 64) return undefined;
+    return rec.end + 8 + 16 * ndim + 8;
+  });
 }

@@ -1,43 +1,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ScanResult } from '../../../src/scan/finding.js';
+import { fileReport, finding, scanResult } from '../../support/records.js';
 import { formatJson, toJson, JSON_SCHEMA_VERSION } from '../../../src/scan/report/json.js';
 
-const result: ScanResult = {
-  tool: { name: 'ptmscope', version: '1.2.3' },
-  files: [
-    {
-      file: 'a.pkl',
-      formats: ['pickle'],
-      size: 40,
-      bytesRead: 40,
-      findings: [
-        {
-          ruleId: 'pickle/dangerous-global',
-          severity: 'CRITICAL',
-          file: 'a.pkl',
-          location: 'a.pkl',
-          offset: 0,
-          global: 'os.system',
-          message: 'Pickle calls os.system.',
-          evidence: "os.system('touch /tmp/ptmscope_marker')",
-          hint: 'Do not load this file.',
-        },
-      ],
-      errors: [],
-      members: [],
-    },
+const result: ScanResult = scanResult(
+  [
+    fileReport('a.pkl', [
+      finding({ file: 'a.pkl', location: 'a.pkl', offset: 0, global: 'os.system', message: 'Pickle calls os.system.', evidence: "os.system('touch /tmp/ptmscope_marker')" }),
+    ], { size: 40, bytesRead: 40 }),
   ],
-  summary: {
-    filesScanned: 1,
-    filesSkipped: 0,
-    bytesRead: 40,
-    bytesTotal: 40,
-    findingsBySeverity: { INFO: 0, LOW: 0, MEDIUM: 0, HIGH: 0, CRITICAL: 1 },
-    errors: 0,
-    durationMs: 3,
-  },
-};
+  { durationMs: 3 },
+  '1.2.3',
+);
 
 test('JSON is the ScanResult as is, with schemaVersion 1 first', () => {
   const text = formatJson(result);

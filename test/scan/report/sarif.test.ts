@@ -4,44 +4,13 @@ import { join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import type { FileReport, Finding, ScanResult } from '../../../src/scan/finding.js';
 import { formatSarif, toSarif, sarifLevel, type SarifLog } from '../../../src/scan/report/sarif.js';
+import { fileReport, finding, scanResult } from '../../support/records.js';
 import { RULES } from '../../../src/scan/rules.js';
 
 const CWD = resolve(tmpdir(), 'ptmscope-sarif-cwd');
 
-function finding(over: Partial<Finding>): Finding {
-  return {
-    ruleId: 'pickle/dangerous-global',
-    severity: 'CRITICAL',
-    file: 'models/evil.pt',
-    location: 'models/evil.pt!archive/data.pkl',
-    offset: 58,
-    global: 'posix.system',
-    message: 'Pickle calls posix.system, which runs a shell command',
-    evidence: "posix.system('touch /tmp/ptmscope_marker')",
-    hint: 'Do not load this file.',
-    ...over,
-  };
-}
-
-function result(files: FileReport[]): ScanResult {
-  return {
-    tool: { name: 'ptmscope', version: '0.1.0' },
-    files,
-    summary: {
-      filesScanned: files.length,
-      filesSkipped: 0,
-      bytesRead: 0,
-      bytesTotal: 0,
-      findingsBySeverity: { INFO: 0, LOW: 0, MEDIUM: 0, HIGH: 0, CRITICAL: 0 },
-      errors: files.reduce((n, f) => n + f.errors.length, 0),
-      durationMs: 1,
-    },
-  };
-}
-
-function report(file: string, findings: Finding[], errors: FileReport['errors'] = []): FileReport {
-  return { file, formats: ['pickle'], size: 100, bytesRead: 100, findings, errors, members: [] };
-}
+const result = (files: FileReport[]): ScanResult => scanResult(files);
+const report = (file: string, findings: Finding[], errors: FileReport['errors'] = []): FileReport => fileReport(file, findings, { errors });
 
 /**
  * The properties GitHub code scanning marks as required

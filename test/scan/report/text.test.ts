@@ -1,62 +1,33 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { FileReport, ScanResult } from '../../../src/scan/finding.js';
+import type { ScanResult } from '../../../src/scan/finding.js';
+import { fileReport, finding, scanResult } from '../../support/records.js';
 import { formatText, safe } from '../../../src/scan/report/text.js';
 
 function sample(): ScanResult {
-  const evil: FileReport = {
-    file: 'models/evil.pt',
-    formats: ['zip', 'pytorch-zip', 'pickle'],
-    size: 2048,
-    bytesRead: 600,
-    findings: [
-      {
+  const evil = fileReport(
+    'models/evil.pt',
+    [
+      finding({
         ruleId: 'pickle/unknown-global',
         severity: 'MEDIUM',
-        file: 'models/evil.pt',
-        location: 'models/evil.pt!archive/data.pkl',
         offset: 12,
         global: 'mylib.Thing',
         message: 'Pickle imports mylib.Thing, which is not on the allow list.',
+        evidence: undefined,
         hint: 'Review mylib.Thing.',
-      },
-      {
-        ruleId: 'pickle/dangerous-global',
-        severity: 'CRITICAL',
-        file: 'models/evil.pt',
-        location: 'models/evil.pt!archive/data.pkl',
-        offset: 58,
-        global: 'posix.system',
-        message: 'Pickle calls posix.system, which runs a shell command.',
-        evidence: "posix.system('touch /tmp/ptmscope_marker')",
-        hint: 'Do not load this file.',
-      },
+      }),
+      finding(),
     ],
-    errors: [{ file: 'models/evil.pt', location: 'models/evil.pt!archive/extra.bin', message: 'corrupt member' }],
-    members: ['models/evil.pt!archive/data.pkl'],
-  };
-  const clean: FileReport = {
-    file: 'models/clean.pt',
-    formats: ['pickle'],
-    size: 100,
-    bytesRead: 100,
-    findings: [],
-    errors: [],
-    members: [],
-  };
-  return {
-    tool: { name: 'ptmscope', version: '9.9.9' },
-    files: [evil, clean],
-    summary: {
-      filesScanned: 2,
-      filesSkipped: 3,
-      bytesRead: 700,
-      bytesTotal: 2148,
-      findingsBySeverity: { INFO: 0, LOW: 0, MEDIUM: 1, HIGH: 0, CRITICAL: 1 },
-      errors: 1,
-      durationMs: 42,
+    {
+      formats: ['zip', 'pytorch-zip', 'pickle'],
+      size: 2048,
+      bytesRead: 600,
+      errors: [{ file: 'models/evil.pt', location: 'models/evil.pt!archive/extra.bin', message: 'corrupt member' }],
+      members: ['models/evil.pt!archive/data.pkl'],
     },
-  };
+  );
+  return scanResult([evil, fileReport('models/clean.pt', [])], { filesSkipped: 3, bytesRead: 700, bytesTotal: 2148, durationMs: 42 }, '9.9.9');
 }
 
 test('groups findings by file, most severe first, with location, offset, rule, global, evidence, hint', () => {
