@@ -162,6 +162,16 @@ export const RULES: readonly RuleInfo[] = [
     help: 'Do not extract the archive with a tool that follows member paths blindly. Find out why the member is there.',
   },
   {
+    id: 'format/parse-error',
+    shortDescription: 'A model file could not be parsed',
+    fullDescription:
+      'The file was recognised as a model format (safetensors, GGUF, ONNX, HDF5, TensorFlow, a config) from its ' +
+      'bytes but its structure could not be read: a bad length, offset, header or encoding. Corrupt files are ' +
+      'never reported clean, because loaders may read them differently from the scanner.',
+    defaultSeverity: 'MEDIUM',
+    help: 'Download the file again. If it stays unreadable, do not load it.',
+  },
+  {
     id: 'numpy/object-array',
     shortDescription: 'NumPy array has dtype=object (stored as a pickle)',
     fullDescription:

@@ -16,6 +16,7 @@ import type { ScanConfig } from './config.js';
 import { addError, addFinding, addFormat, type Place, type ScanContext } from './context.js';
 import type { FileReport } from './finding.js';
 import { LimitExceededError, resolveLimits } from '../formats/limits.js';
+import { FORMAT_SCANNERS } from './format-registry.js';
 import { scanPickleStream } from './pickle-scan.js';
 import { Policy, type Ecosystem } from './policy/policy.js';
 import { scanLegacyTorchTar, scanRawPickle } from './torch-scan.js';
@@ -36,7 +37,8 @@ function policyFor(config: ScanConfig | undefined): Policy {
   return p;
 }
 
-function newContext(file: string, opts: ScanOptions | undefined): ScanContext {
+/** A fresh context for scanning one file (exported for format scanners' tests). */
+export function createScanContext(file: string, opts?: ScanOptions): ScanContext {
   const limits = resolveLimits(opts?.config?.limits);
   return {
     file,
@@ -65,7 +67,7 @@ function report(ctx: ScanContext, src: ByteSource, size: number): FileReport {
 }
 
 export async function scanFile(path: string, opts?: ScanOptions): Promise<FileReport> {
-  const ctx = newContext(path, opts);
+  const ctx = createScanContext(path, opts);
   let src: FileSource;
   try {
     const st = await stat(path);
@@ -84,7 +86,7 @@ export async function scanFile(path: string, opts?: ScanOptions): Promise<FileRe
 }
 
 export async function scanBytes(bytes: Buffer, name: string, opts?: ScanOptions): Promise<FileReport> {
-  const ctx = newContext(name, opts);
+  const ctx = createScanContext(name, opts);
   const src = new BufferSource(bytes, name);
   await scanSource(src, { location: name, depth: 0, ecosystems: ALL }, ctx);
   return report(ctx, src, bytes.length);
@@ -165,12 +167,28 @@ async function dispatch(src: ByteSource, place: Place, ctx: ScanContext): Promis
   }
   // Pickles have no magic number of their own; a zip found only by its end
   // record may still start with a pickle (a polyglot), so look either way.
-  const startsAsContainer = kinds.length > 0 && !(kinds.length === 1 && kinds[0] === 'zip' && head.readUInt32LE(0) !== 0x04034b50);
+  const startsAsContainer = kinds.length > 0 && !(kinds.length === 1 && kinds[0] === 'zip' && head.length >= 4 && head.readUInt32LE(0) !== 0x04034b50);
   if (!startsAsContainer && looksLikePickle(head, src.size)) {
     await scanRawPickle(src, place, ctx);
     handled = true;
   }
-  void handled;
+  if (handled) return;
+  for (const scanner of FORMAT_SCANNERS) {
+    if (!scanner.sniff(head, src.size)) continue;
+    addFormat(ctx, scanner.id);
+    try {
+      await scanner.scan(src, place, ctx);
+    } catch (e) {
+      if (e instanceof LimitExceededError) throw e;
+      addFinding(ctx, `${place.location}|parse|${scanner.id}`, {
+        ruleId: 'format/parse-error',
+        severity: 'MEDIUM',
+        location: place.location,
+        message: `Could not parse this ${scanner.id} file: ${(e as Error).message}.`,
+        hint: 'A corrupt or deliberately malformed file is not "clean": loaders may read it differently. Do not load it until it scans cleanly.',
+      });
+    }
+  }
 }
 
 const TORCH_STORAGE = /^(?:[^/]+\/)?(?:data|\.data)\/\d+$/;

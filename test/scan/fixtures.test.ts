@@ -1,12 +1,12 @@
 /**
- * Every fixture in test/fixtures/manifest.json, made by test/fixtures/generate.py
- * with the real libraries: benign ones must scan clean at the default threshold,
+ * Every fixture in test/fixtures/manifest.json (made by test/fixtures/generate.py)
+ * and test/fixtures/<format>/manifest.json, made with the real libraries: benign ones must scan clean at the default threshold,
  * malicious ones must reach their severity and name what they hide.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { scanFile } from '../../src/scan/scanner.js';
 import { severityRank, type Finding, type Severity } from '../../src/scan/finding.js';
@@ -22,7 +22,13 @@ interface Entry {
   limits?: Partial<Limits>;
 }
 
-const manifest = JSON.parse(readFileSync(join(FIX, 'manifest.json'), 'utf8')) as Entry[];
+// test/fixtures/manifest.json, and one manifest.json per format folder (paths relative to it).
+const manifests = [FIX, ...readdirSync(FIX, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => join(FIX, d.name))].filter((d) =>
+  existsSync(join(d, 'manifest.json')),
+);
+const manifest = manifests.flatMap((dir) =>
+  (JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Entry[]).map((e) => ({ ...e, path: relative(FIX, join(dir, e.path)) })),
+);
 
 function describe(fs: Finding[]): string {
   return fs.map((f) => `  ${f.severity} ${f.ruleId} ${f.location} ${f.global ?? ''} ${f.evidence ?? ''}`).join('\n') || '  (none)';
