@@ -33,6 +33,11 @@ export interface Finding {
   location: string;
   /** Byte offset of the evidence inside the innermost member, when known. */
   offset?: number;
+  /** For text files (source code, configs): 1-based line and column of the evidence. */
+  line?: number;
+  column?: number;
+  endLine?: number;
+  endColumn?: number;
   /** Python global "module.qualname" the finding is about, when there is one. */
   global?: string;
   /** One sentence: what is wrong. */

@@ -16,6 +16,12 @@ export interface FormatScanner {
    */
   sniff(head: Buffer, size: number): boolean;
   /**
+   * For source code only (Python files, notebooks, TorchScript code/ members),
+   * which have no magic bytes: whether the path (or member path) names a file
+   * this scanner reads. Model formats leave this out: they are sniffed by bytes.
+   */
+  sniffName?(location: string, head: Buffer): boolean;
+  /**
    * Scans the source, adding findings to `ctx` (addFinding/addFormat from
    * context.ts). Throw only for input that cannot be parsed at all: the
    * dispatcher turns the error into an `archive/parse-error`-style finding

@@ -174,7 +174,7 @@ async function dispatch(src: ByteSource, place: Place, ctx: ScanContext): Promis
   }
   if (handled) return;
   for (const scanner of FORMAT_SCANNERS) {
-    if (!scanner.sniff(head, src.size)) continue;
+    if (!scanner.sniff(head, src.size) && !scanner.sniffName?.(place.location, head)) continue;
     addFormat(ctx, scanner.id);
     try {
       await scanner.scan(src, place, ctx);

@@ -66,6 +66,9 @@ export interface SarifArtifactLocation {
 }
 export interface SarifRegion {
   startLine?: number;
+  startColumn?: number;
+  endLine?: number;
+  endColumn?: number;
   byteOffset?: number;
 }
 export interface SarifPhysicalLocation {
@@ -158,8 +161,16 @@ export function toSarif(result: ScanResult, opts: SarifOptions = {}): SarifLog {
       const location: SarifLocation = { physicalLocation: { artifactLocation: artifact } };
       const fileOffset = inner === undefined ? f.offset : undefined;
       const region: SarifRegion = {};
-      if (githubRegions) region.startLine = 1;
-      if (fileOffset !== undefined) region.byteOffset = fileOffset;
+      if (f.line !== undefined && inner === undefined) {
+        // A text file: point at the exact lines, so GitHub shows the alert inline.
+        region.startLine = f.line;
+        if (f.column !== undefined) region.startColumn = f.column;
+        if (f.endLine !== undefined) region.endLine = f.endLine;
+        if (f.endColumn !== undefined) region.endColumn = f.endColumn;
+      } else {
+        if (githubRegions) region.startLine = 1;
+        if (fileOffset !== undefined) region.byteOffset = fileOffset;
+      }
       if (Object.keys(region).length > 0) location.physicalLocation.region = region;
       if (inner !== undefined) {
         location.logicalLocations = [{ name: inner, fullyQualifiedName: f.location, kind: 'archiveMember' }];

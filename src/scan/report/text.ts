@@ -60,7 +60,10 @@ export function formatText(result: ScanResult, opts: TextOptions = {}): string {
 function formatFinding(f: Finding, paint: (style: string, text: string) => string): string[] {
   const pad = ' '.repeat(12);
   const head = `  ${paint(SEVERITY_STYLE[f.severity], f.severity.padEnd(8))}  ${f.ruleId}`;
-  const where = `${safe(f.location)}${f.offset !== undefined ? ` @ offset ${f.offset} (0x${f.offset.toString(16)})` : ''}`;
+  const where =
+    f.line !== undefined
+      ? `${safe(f.location)}:${f.line}${f.column !== undefined ? `:${f.column}` : ''}`
+      : `${safe(f.location)}${f.offset !== undefined ? ` @ offset ${f.offset} (0x${f.offset.toString(16)})` : ''}`;
   const lines = [head, `${pad}${where}`, `${pad}${safe(f.message)}`];
   if (f.global) lines.push(`${pad}${paint(DIM, 'global:  ')} ${safe(f.global)}`);
   if (f.evidence) lines.push(`${pad}${paint(DIM, 'evidence:')} ${truncate(safe(f.evidence), MAX_EVIDENCE)}`);

@@ -258,3 +258,10 @@ test('every catalogue rule is documented in docs/rules.md with its default sever
     assert.ok(doc.includes(`| [\`${r.id}\`]`), `${r.id} is in the table`);
   }
 });
+
+test('findings in text files point at their exact lines and columns', () => {
+  const f = finding({ file: 'repo/modeling_x.py', location: 'repo/modeling_x.py', offset: 120, line: 7, column: 5, endLine: 7, endColumn: 30 });
+  const log = toSarif(result([report('repo/modeling_x.py', [f])]), { cwd: CWD });
+  const region = log.runs[0].results[0].locations[0].physicalLocation.region;
+  assert.deepEqual(region, { startLine: 7, startColumn: 5, endLine: 7, endColumn: 30 });
+});
