@@ -22,6 +22,13 @@ export interface FormatScanner {
    */
   sniffName?(location: string, head: Buffer): boolean;
   /**
+   * True for scanners that claim broadly and name the format only once they
+   * recognise it (any JSON object is looked at; only a Hugging Face config is
+   * an "hf-config"). The dispatcher then adds no format for them, so files they
+   * do not recognise still count as skipped.
+   */
+  reportsOwnFormats?: boolean;
+  /**
    * Scans the source, adding findings to `ctx` (addFinding/addFormat from
    * context.ts). Throw only for input that cannot be parsed at all: the
    * dispatcher turns the error into an `archive/parse-error`-style finding

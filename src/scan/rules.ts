@@ -1,4 +1,8 @@
 import type { Severity } from './finding.js';
+import { CONFIG_RULES } from './rules-config.js';
+import { GRAPH_RULES } from './rules-graph.js';
+import { KERAS_RULES } from './rules-keras.js';
+import { TENSORS_RULES } from './rules-tensors.js';
 
 /**
  * The catalogue of rule ids a scan can report. SARIF's `tool.driver.rules`
@@ -19,7 +23,7 @@ export interface RuleInfo {
   help: string;
 }
 
-export const RULES: readonly RuleInfo[] = [
+const CORE_RULES: readonly RuleInfo[] = [
   {
     id: 'pickle/dangerous-global',
     shortDescription: 'Pickle imports a callable that can run code or touch the system',
@@ -201,6 +205,9 @@ export const RULES: readonly RuleInfo[] = [
     help: 'Review the listed code files if the source of the model is untrusted.',
   },
 ];
+
+/** The whole catalogue: the pickle and container rules above, then each format family's. */
+export const RULES: readonly RuleInfo[] = [...CORE_RULES, ...TENSORS_RULES, ...GRAPH_RULES, ...KERAS_RULES, ...CONFIG_RULES];
 
 const BY_ID = new Map(RULES.map((r) => [r.id, r]));
 

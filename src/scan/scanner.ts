@@ -62,7 +62,8 @@ function report(ctx: ScanContext, src: ByteSource, size: number): FileReport {
     findings: ctx.findings,
     errors: ctx.errors,
     members: ctx.members,
-    ...(ctx.formats.length === 0 && ctx.errors.length === 0 ? { skipped: true } : {}),
+    // A file with findings is never "skipped", whatever its formats say.
+    ...(ctx.formats.length === 0 && ctx.errors.length === 0 && ctx.findings.length === 0 ? { skipped: true } : {}),
   };
 }
 
@@ -175,7 +176,7 @@ async function dispatch(src: ByteSource, place: Place, ctx: ScanContext): Promis
   if (handled) return;
   for (const scanner of FORMAT_SCANNERS) {
     if (!scanner.sniff(head, src.size) && !scanner.sniffName?.(place.location, head)) continue;
-    addFormat(ctx, scanner.id);
+    if (!scanner.reportsOwnFormats) addFormat(ctx, scanner.id);
     try {
       await scanner.scan(src, place, ctx);
     } catch (e) {
@@ -212,10 +213,8 @@ async function scanZip(src: ByteSource, place: Place, ctx: ScanContext): Promise
     if (entry.isDirectory) continue;
     // Tensor storages are raw numbers that torch copies into memory; never read them.
     if ((torch || torchscript) && TORCH_STORAGE.test(entry.name)) continue;
-    if (torchscript && /(^|\/)code\/.+\.py$/.test(entry.name)) {
-      code.push(entry.name);
-      continue;
-    }
+    // TorchScript code is listed, and scanned like any member (the Python scanner claims it by name).
+    if (torchscript && /(^|\/)code\/.+\.py$/.test(entry.name)) code.push(entry.name);
     await scanMember(src, dir, entry, location, { location, depth: place.depth + 1, ecosystems: eco }, ctx);
   }
   if (code.length) {

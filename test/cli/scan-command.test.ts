@@ -191,7 +191,7 @@ test('bad usage exits 2 with a clear message', () => {
     [['scan', '--fail-on', 'severe', 'evil.pkl'], /INFO, LOW, MEDIUM, HIGH, CRITICAL or none/],
     [['scan', '--jobs', '0', 'evil.pkl'], /whole number of worker threads/],
     [['scan', '--jobs', 'many', 'evil.pkl'], /whole number of worker threads/],
-    [['scan'], /missing required argument 'paths'/],
+    [['scan'], /nothing to scan/],
     [['scan', '--bogus', 'evil.pkl'], /unknown option '--bogus'/],
     [['frobnicate'], /unknown command 'frobnicate'/],
   ];

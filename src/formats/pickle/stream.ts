@@ -62,6 +62,11 @@ export async function readPickleStream(
 }
 
 const PROBE_OPS = 3;
+/**
+ * After this many valid opcodes the bytes are a pickle, whatever follows: joblib
+ * writes raw array bytes into the stream, and a broken tail is the machine's to report.
+ */
+const PROBE_ENOUGH = 8;
 
 /**
  * Whether bytes look like the start of a pickle: a valid PROTO, or a few opcodes
@@ -70,7 +75,14 @@ const PROBE_OPS = 3;
  */
 export function looksLikePickle(head: Buffer, total = head.length): boolean {
   if (head.length === 0) return false;
-  if (head[0] === O.PROTO) return head.length >= 2 && head[1] <= O.HIGHEST_PROTOCOL;
+  if (head[0] === O.PROTO) {
+    // PROTO alone proves little (a safetensors header length of 640 starts 0x80 0x02);
+    // what follows must be opcodes a loader runs, else the loader stops at once.
+    // Two valid opcodes after PROTO settle it (a safetensors length can make at most one).
+    if (head.length < 3 || head[1] > O.HIGHEST_PROTOCOL) return false;
+    let valid = 0;
+    return probeOps(head.subarray(2), total - 2, () => ++valid >= 2) || valid >= 2;
+  }
   if (!O.OPCODES[head[0]]) return false;
   // Synchronous probe: run the machine over the head. BufferSource reads resolve
   // immediately, but the machine is async, so use a tiny synchronous scan instead.
@@ -83,6 +95,13 @@ export function looksLikePickle(head: Buffer, total = head.length): boolean {
  * fail on what the loader would reject.
  */
 function probeSync(b: Buffer, total: number): boolean {
+  let valid = 0;
+  const r = probeOps(b, total, () => ++valid >= PROBE_ENOUGH);
+  return r || valid >= PROBE_ENOUGH;
+}
+
+/** `enough` is called after each valid opcode; returning true ends the probe with success. */
+function probeOps(b: Buffer, total: number, enough: () => boolean): boolean {
   let pos = 0;
   let depth = 0;
   const marks: number[] = [];
@@ -209,6 +228,7 @@ function probeSync(b: Buffer, total: number): boolean {
       default:
         depth++; // pushes a value
     }
+    if (enough()) return true;
   }
   return ops > PROBE_OPS;
 }

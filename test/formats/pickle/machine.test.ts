@@ -232,7 +232,10 @@ test('EXT codes and persistent ids are reported', async () => {
 });
 
 test('looksLikePickle: pickles yes, text and JSON no', () => {
-  assert.equal(looksLikePickle(Buffer.from([0x80, 0x02, 0x5d])), true);
+  assert.equal(looksLikePickle(Buffer.from([0x80, 0x02, 0x5d, 0x2e])), true);
+  assert.equal(looksLikePickle(Buffer.from([0x80, 0x04, 0x95, 2, 0, 0, 0, 0, 0, 0, 0, 0x4e, 0x2e])), true);
+  // A safetensors header of 640 bytes: 0x80 0x02 then zeros, then '{'. Not a pickle.
+  assert.equal(looksLikePickle(Buffer.concat([Buffer.from([0x80, 0x02, 0, 0, 0, 0, 0, 0]), Buffer.from('{"a":1}')])), false);
   assert.equal(looksLikePickle(Buffer.from("cos\nsystem\n(S'x'\ntR.", 'latin1')), true);
   assert.equal(looksLikePickle(Buffer.from('(dp0\nVa\np1\nI1\ns.', 'latin1')), true);
   assert.equal(looksLikePickle(Buffer.from('{"architectures": ["BertModel"]}')), false);
