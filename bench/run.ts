@@ -10,6 +10,10 @@ import { performance } from 'node:perf_hooks';
 import { scanFile } from '../src/scan/scanner.js';
 import { scanPath } from '../src/scan/scan-path.js';
 import { smallOpcodePickle, writeSparseBulkPickle, writeSparseZip } from './sparse.js';
+import { benchTensors } from './tensors.js';
+import { benchGraph } from './graph.js';
+import { benchKeras } from './keras.js';
+import { benchHub } from './hub.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const MB = 1024 * 1024;
@@ -101,6 +105,10 @@ try {
   await zipCheckpoints(dir);
   await pickleThroughput(dir);
   await directoryScan(dir);
+  await benchTensors(dir);
+  await benchGraph(dir);
+  await benchKeras(dir);
+  await benchHub(dir);
 } finally {
   await rm(dir, { recursive: true, force: true });
 }

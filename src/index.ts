@@ -56,3 +56,11 @@ export {
   type SarifLog,
   type JsonReport,
 } from './scan/report/index.js';
+
+// Hubs: the HTTP client, range reads, and the Hugging Face adapter (read side).
+export { HttpClient, HttpError } from './hubs/http.js';
+export { HttpSource } from './hubs/http-source.js';
+export { HfHub, HubError, HubNameError, validateRepoName, validateRevision } from './hubs/huggingface.js';
+export { parseHubTarget, isHubTarget, TargetError, type HubTarget } from './hubs/targets.js';
+export { scanRemoteRepo, scanRemoteRepos, type RemoteRepoReport } from './scan/remote.js';
+export { scanHfCache, scanTorchHubCache } from './scan/caches.js';

@@ -3,7 +3,7 @@
  * input or attr that names the file), and the ordinary compute ops a model can
  * use without comment. Ops in neither list are reported as unknown at LOW: a
  * custom op (tf.load_op_library) or an unusual one worth a look.
- * docs/formats-graph.md explains the choices.
+ * docs/formats.md explains the choices.
  */
 
 export type TfOpRisk = 'python' | 'write' | 'read' | 'network';

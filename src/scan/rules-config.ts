@@ -1,6 +1,6 @@
 import type { RuleInfo } from './rules.js';
 
-/** Rules of the model-repo configuration scanners (src/scan/config-scan.ts); see docs/rules-config.md. */
+/** Rules of the model-repo configuration scanners (src/scan/config-scan.ts); see docs/rules.md. */
 export const CONFIG_RULES: RuleInfo[] = [
   {
     id: 'config/remote-code',

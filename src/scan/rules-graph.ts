@@ -1,6 +1,6 @@
 /**
  * Rule catalogue entries for the graph formats: ONNX, TensorFlow SavedModel /
- * GraphDef and Keras' keras_metadata.pb. docs/rules-graph.md describes the
+ * GraphDef and Keras' keras_metadata.pb. docs/rules.md describes the
  * same rules for people.
  */
 import type { RuleInfo } from './rules.js';

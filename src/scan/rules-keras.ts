@@ -1,6 +1,6 @@
 import type { RuleInfo } from './rules.js';
 
-/** Rules for Keras models (.h5, .keras) and HDF5 files; see docs/rules-keras.md. */
+/** Rules for Keras models (.h5, .keras) and HDF5 files; see docs/rules.md. */
 export const KERAS_RULES: RuleInfo[] = [
   {
     id: 'keras/lambda-dangerous-code',

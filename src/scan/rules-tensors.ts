@@ -2,7 +2,7 @@ import type { RuleInfo } from './rules.js';
 
 /**
  * Rules for the tensor formats: safetensors, GGUF, and the Jinja chat
- * templates GGUF files (and tokenizer configs) carry. docs/rules-tensors.md
+ * templates GGUF files (and tokenizer configs) carry. docs/rules.md
  * describes the same rules for people.
  */
 export const TENSORS_RULES: RuleInfo[] = [

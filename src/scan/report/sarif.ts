@@ -316,6 +316,8 @@ function innerOf(file: string, location: string): string | undefined {
  * file: URI instead, since "../" paths cannot match a repository file.
  */
 export function artifactLocation(path: string, cwd: string): SarifArtifactLocation {
+  // Remote files (hf://org/name@sha/path, https://…) are already absolute URIs.
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(path)) return { uri: encodeURI(path) };
   const abs = resolve(cwd, path);
   const rel = relative(cwd, abs);
   if (rel === '' || rel === '..' || rel.startsWith('..' + sep) || isAbsolute(rel)) {

@@ -265,3 +265,10 @@ test('findings in text files point at their exact lines and columns', () => {
   const region = log.runs[0].results[0].locations[0].physicalLocation.region;
   assert.deepEqual(region, { startLine: 7, startColumn: 5, endLine: 7, endColumn: 30 });
 });
+
+test('remote files keep their hf:// URI', () => {
+  const file = 'hf://org/name@0123456789abcdef0123456789abcdef01234567/weights/model.bin';
+  const log = toSarif(result([report(file, [finding({ file, location: `${file}!archive/data.pkl` })])]), { cwd: CWD });
+  const loc = log.runs[0].results[0].locations[0].physicalLocation.artifactLocation;
+  assert.deepEqual(loc, { uri: file });
+});
