@@ -66,7 +66,12 @@ function formatFinding(f: Finding, paint: (style: string, text: string) => strin
       : `${safe(f.location)}${f.offset !== undefined ? ` @ offset ${f.offset} (0x${f.offset.toString(16)})` : ''}`;
   const lines = [head, `${pad}${where}`, `${pad}${safe(f.message)}`];
   if (f.global) lines.push(`${pad}${paint(DIM, 'global:  ')} ${safe(f.global)}`);
-  if (f.evidence) lines.push(`${pad}${paint(DIM, 'evidence:')} ${truncate(safe(f.evidence), MAX_EVIDENCE)}`);
+  if (f.evidence) {
+    // Multi-line evidence (a source→sink path, a file list) stays on its own lines, each escaped.
+    const [first, ...rest] = truncate(f.evidence, MAX_EVIDENCE).split('\n').slice(0, 12);
+    lines.push(`${pad}${paint(DIM, 'evidence:')} ${safe(first)}`);
+    for (const l of rest) lines.push(`${pad}          ${safe(l)}`);
+  }
   if (f.hint) lines.push(`${pad}${paint(DIM, 'hint:    ')} ${safe(f.hint)}`);
   return lines;
 }
