@@ -14,6 +14,7 @@ import { benchTensors } from './tensors.js';
 import { benchGraph } from './graph.js';
 import { benchKeras } from './keras.js';
 import { benchHub } from './hub.js';
+import { benchPython } from './python.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const MB = 1024 * 1024;
@@ -109,6 +110,7 @@ try {
   await benchGraph(dir);
   await benchKeras(dir);
   await benchHub(dir);
+  await benchPython(dir);
 } finally {
   await rm(dir, { recursive: true, force: true });
 }

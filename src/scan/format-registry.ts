@@ -8,6 +8,7 @@ import type { FormatScanner } from './format-scanner.js';
 import { ggufScanner } from './gguf-scan.js';
 import { hdf5Scanner, kerasConfigScanner } from './keras-scan.js';
 import { onnxScanner } from './onnx-scan.js';
+import { pythonScanner } from './python-scan.js';
 import { safetensorsScanner } from './safetensors-scan.js';
 import { graphDefScanner, kerasMetadataScanner, savedModelScanner } from './tensorflow-scan.js';
 
@@ -21,4 +22,5 @@ export const FORMAT_SCANNERS: readonly FormatScanner[] = [
   hdf5Scanner,
   kerasConfigScanner,
   ...CONFIG_SCANNERS,
+  pythonScanner,
 ];

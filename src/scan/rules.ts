@@ -2,6 +2,7 @@ import type { Severity } from './finding.js';
 import { CONFIG_RULES } from './rules-config.js';
 import { GRAPH_RULES } from './rules-graph.js';
 import { KERAS_RULES } from './rules-keras.js';
+import { PYTHON_RULES } from './rules-python.js';
 import { TENSORS_RULES } from './rules-tensors.js';
 
 /**
@@ -207,7 +208,7 @@ const CORE_RULES: readonly RuleInfo[] = [
 ];
 
 /** The whole catalogue: the pickle and container rules above, then each format family's. */
-export const RULES: readonly RuleInfo[] = [...CORE_RULES, ...TENSORS_RULES, ...GRAPH_RULES, ...KERAS_RULES, ...CONFIG_RULES];
+export const RULES: readonly RuleInfo[] = [...CORE_RULES, ...TENSORS_RULES, ...GRAPH_RULES, ...KERAS_RULES, ...CONFIG_RULES, ...PYTHON_RULES];
 
 const BY_ID = new Map(RULES.map((r) => [r.id, r]));
 
