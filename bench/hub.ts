@@ -19,7 +19,7 @@ import { parseHubTarget } from '../src/hubs/targets.js';
 import { startHubServer } from '../test/support/hub-server/server.js';
 import { benchRepos } from '../test/support/hub-server/repos.js';
 import { writeSparseGguf, writeSparseSafetensors } from '../test/support/hub-server/model-files.js';
-import { writeSparseZip } from './sparse.js';
+import { realDataPkl, writeSparseZip } from './sparse.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const MB = 1024 * 1024;
@@ -29,28 +29,12 @@ function fmt(n: number, digits = 1): string {
   return n.toLocaleString('en-US', { maximumFractionDigits: digits });
 }
 
-async function dataPkl(path: string): Promise<Buffer> {
-  const { readZipDirectory, openZipEntry } = await import('../src/formats/zip.js');
-  const { FileSource } = await import('../src/formats/source.js');
-  const { DecompressionBudget } = await import('../src/formats/compression.js');
-  const { resolveLimits } = await import('../src/formats/limits.js');
-  const src = await FileSource.open(path);
-  try {
-    const limits = resolveLimits();
-    const dir = await readZipDirectory(src, limits);
-    const e = dir.entries.find((x) => x.name.endsWith('data.pkl'))!;
-    const m = await openZipEntry(src, dir, e, limits, new DecompressionBudget(limits));
-    return Buffer.from(await m.read(0, m.size));
-  } finally {
-    await src.close();
-  }
-}
 
 async function bigFiles(dir: string): Promise<void> {
   console.log('\n## Remote scan of multi-GB files (sparse, served by the loopback hub)');
   const zip = join(dir, 'pytorch_model.bin');
   await writeSparseZip(zip, [
-    { name: 'archive/data.pkl', data: await dataPkl(join(ROOT, 'test/fixtures/benign/torch_cnn_state_dict.pt')) },
+    { name: 'archive/data.pkl', data: await realDataPkl(join(ROOT, 'test/fixtures/benign/torch_cnn_state_dict.pt')) },
     { name: 'archive/byteorder', data: Buffer.from('little') },
     { name: 'archive/data/0', data: 5 * GB },
     { name: 'archive/version', data: Buffer.from('3\n') },

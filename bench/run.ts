@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { scanFile } from '../src/scan/scanner.js';
 import { scanPath } from '../src/scan/scan-path.js';
-import { smallOpcodePickle, writeSparseBulkPickle, writeSparseZip } from './sparse.js';
+import { realDataPkl, smallOpcodePickle, writeSparseBulkPickle, writeSparseZip } from './sparse.js';
 import { benchTensors } from './tensors.js';
 import { benchGraph } from './graph.js';
 import { benchKeras } from './keras.js';
@@ -35,7 +35,7 @@ async function zipCheckpoints(dir: string): Promise<void> {
   console.log('| file size | bytes read | read / size | time |');
   console.log('|---:|---:|---:|---:|');
   // A real data.pkl from a real torch.save, so the pickle is what torch writes.
-  const pkl = await extractDataPkl(join(ROOT, 'test/fixtures/benign/torch_cnn_state_dict.pt'));
+  const pkl = await realDataPkl(join(ROOT, 'test/fixtures/benign/torch_cnn_state_dict.pt'));
   for (const size of [10 * MB, 1 * GB, 5 * GB]) {
     const path = join(dir, `ckpt-${size}.pt`);
     const total = await writeSparseZip(path, [
@@ -50,22 +50,6 @@ async function zipCheckpoints(dir: string): Promise<void> {
   }
 }
 
-async function extractDataPkl(path: string): Promise<Buffer> {
-  const { readZipDirectory, openZipEntry } = await import('../src/formats/zip.js');
-  const { FileSource } = await import('../src/formats/source.js');
-  const { DecompressionBudget } = await import('../src/formats/compression.js');
-  const { resolveLimits } = await import('../src/formats/limits.js');
-  const src = await FileSource.open(path);
-  try {
-    const limits = resolveLimits();
-    const dir = await readZipDirectory(src, limits);
-    const e = dir.entries.find((x) => x.name.endsWith('data.pkl'))!;
-    const m = await openZipEntry(src, dir, e, limits, new DecompressionBudget(limits));
-    return Buffer.from(await m.read(0, m.size));
-  } finally {
-    await src.close();
-  }
-}
 
 async function pickleThroughput(dir: string): Promise<void> {
   console.log('\n## Pickle throughput');

@@ -5,6 +5,10 @@
  * which PyTorch's reader (and ours) ignore.
  */
 import { open } from 'node:fs/promises';
+import { DecompressionBudget } from '../src/formats/compression.js';
+import { resolveLimits } from '../src/formats/limits.js';
+import { FileSource } from '../src/formats/source.js';
+import { openZipEntry, readZipDirectory } from '../src/formats/zip.js';
 
 interface Member {
   name: string;
@@ -121,4 +125,18 @@ export function smallOpcodePickle(entries: number): Buffer {
   }
   parts.push(Buffer.from([0x75, 0x2e])); // SETITEMS, STOP
   return Buffer.concat(parts);
+}
+
+/** The data.pkl of a real torch.save checkpoint, so benchmark checkpoints hold what torch writes. */
+export async function realDataPkl(path: string): Promise<Buffer> {
+  const src = await FileSource.open(path);
+  try {
+    const limits = resolveLimits();
+    const dir = await readZipDirectory(src, limits);
+    const e = dir.entries.find((x) => x.name.endsWith('data.pkl'))!;
+    const m = await openZipEntry(src, dir, e, limits, new DecompressionBudget(limits));
+    return Buffer.from(await m.read(0, m.size));
+  } finally {
+    await src.close();
+  }
 }

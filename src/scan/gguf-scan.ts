@@ -9,12 +9,8 @@ import { analyseTemplate, type TemplateAnalysis, type TemplateIssue } from '../f
 import { addFinding, addFormat, type Place, type ScanContext } from './context.js';
 import type { Severity } from './finding.js';
 import type { FormatScanner } from './format-scanner.js';
+import { reportCapped, type RuleFor } from './capped-findings.js';
 
-interface RuleFor {
-  ruleId: string;
-  severity: Severity;
-  hint: string;
-}
 
 const INVALID: RuleFor = {
   ruleId: 'gguf/invalid-header',
@@ -66,7 +62,6 @@ const RULES: Record<GgufProblemCode, RuleFor> = {
   'tensor-gap': { ruleId: 'gguf/tensor-gap', severity: 'LOW', hint: 'Unused space in the data section is unusual; llama.cpp refuses it. Check which tool wrote the file.' },
 };
 
-const PER_RULE = 10;
 
 export const ggufScanner: FormatScanner = {
   id: 'gguf',
@@ -80,27 +75,7 @@ export const ggufScanner: FormatScanner = {
   async scan(src: ByteSource, place: Place, ctx: ScanContext): Promise<void> {
     addFormat(ctx, 'gguf');
     const h = await readGgufHeader(src);
-    const counts = new Map<string, number>();
-    const overflow = new Map<string, { rule: RuleFor; n: number }>();
-    for (const p of h.problems) {
-      const rule = RULES[p.code];
-      const n = (counts.get(rule.ruleId) ?? 0) + 1;
-      counts.set(rule.ruleId, n);
-      if (n > PER_RULE) {
-        overflow.set(rule.ruleId, { rule, n: n - PER_RULE });
-        continue;
-      }
-      report(ctx, place, p, rule);
-    }
-    for (const [ruleId, { rule, n }] of overflow) {
-      addFinding(ctx, `${place.location}|gguf|${ruleId}|more`, {
-        ruleId,
-        severity: rule.severity,
-        location: place.location,
-        message: `${n} more problems of this kind in the GGUF header (the first ${PER_RULE} are reported separately).`,
-        hint: rule.hint,
-      });
-    }
+    reportCapped(ctx, place, h.problems, RULES, 'GGUF', (p, rule) => report(ctx, place, p, rule));
     for (const t of h.templates) reportTemplate(ctx, place, t);
   },
 };

@@ -7,14 +7,9 @@
 import type { ByteSource } from '../formats/source.js';
 import { readSafetensorsHeader, sniffSafetensors, type SafetensorsProblem, type SafetensorsProblemCode } from '../formats/safetensors.js';
 import { addFinding, addFormat, type Place, type ScanContext } from './context.js';
-import type { Severity } from './finding.js';
 import type { FormatScanner } from './format-scanner.js';
+import { reportCapped, type RuleFor } from './capped-findings.js';
 
-interface RuleFor {
-  ruleId: string;
-  severity: Severity;
-  hint: string;
-}
 
 const INVALID: RuleFor = {
   ruleId: 'safetensors/invalid-header',
@@ -71,7 +66,6 @@ const RULES: Record<SafetensorsProblemCode, RuleFor> = {
 };
 
 /** Findings kept per rule before the rest are summarised in one. */
-const PER_RULE = 10;
 
 /** What appended or unused bytes raise the severity to MEDIUM. */
 const SUSPICIOUS_HIDDEN = new Set(['pickle', 'zip', 'gzip', 'gguf', 'npy', 'script', 'ELF executable', 'Windows executable']);
@@ -88,27 +82,7 @@ export const safetensorsScanner: FormatScanner = {
   async scan(src: ByteSource, place: Place, ctx: ScanContext): Promise<void> {
     addFormat(ctx, 'safetensors');
     const h = await readSafetensorsHeader(src);
-    const counts = new Map<string, number>();
-    const overflow = new Map<string, { rule: RuleFor; n: number }>();
-    for (const p of h.problems) {
-      const rule = RULES[p.code];
-      const n = (counts.get(rule.ruleId) ?? 0) + 1;
-      counts.set(rule.ruleId, n);
-      if (n > PER_RULE) {
-        overflow.set(rule.ruleId, { rule, n: n - PER_RULE });
-        continue;
-      }
-      report(ctx, place, p, rule);
-    }
-    for (const [ruleId, { rule, n }] of overflow) {
-      addFinding(ctx, `${place.location}|st|${ruleId}|more`, {
-        ruleId,
-        severity: rule.severity,
-        location: place.location,
-        message: `${n} more problems of this kind in the safetensors header (the first ${PER_RULE} are reported separately).`,
-        hint: rule.hint,
-      });
-    }
+    reportCapped(ctx, place, h.problems, RULES, 'safetensors', (p, rule) => report(ctx, place, p, rule));
   },
 };
 
