@@ -78,7 +78,7 @@ export async function scanPath(paths: string[], opts: ScanPathOptions = {}): Pro
         location: report.file,
         message:
           `${report.file}: unsupported format: not a model format ptmscope reads ` +
-          `(pickle, PyTorch, joblib, NumPy and the archives that hold them), so nothing was scanned. ` +
+          `(pickle-based PyTorch, joblib and NumPy files, safetensors, GGUF, ONNX, TensorFlow, Keras/HDF5, model configs, Python code, and the archives that hold them), so nothing was scanned. ` +
           `Name a model file, or scan its directory to skip non-model files silently.`,
       };
       kept.push({ ...report, errors: [...report.errors, unsupported] });
