@@ -137,7 +137,11 @@ export function sniffYamlConfig(head: Buffer): boolean {
     first = line;
     break;
   }
-  if (first === undefined || !YAML_FIRST_LINE.test(first)) return false;
+  return first !== undefined && YAML_FIRST_LINE.test(first);
+}
+
+/** Whether YAML text names callables anywhere (the tags and keys loaders instantiate). */
+export function hasCallableMarkers(text: string): boolean {
   return HEAD_MARKERS.some((re) => re.test(text));
 }
 

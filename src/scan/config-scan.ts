@@ -27,7 +27,7 @@ import {
   type CodeReference,
   type JsonTopLevel,
 } from '../formats/hf-config.js';
-import { MAX_YAML_BYTES, readYamlConfig, sniffYamlConfig, type YamlCallable } from '../formats/yaml-config.js';
+import { MAX_YAML_BYTES, hasCallableMarkers, readYamlConfig, sniffYamlConfig, type YamlCallable } from '../formats/yaml-config.js';
 import { addFinding, addFormat, type Place, type ScanContext } from './context.js';
 import type { Severity } from './finding.js';
 import type { FormatScanner } from './format-scanner.js';
@@ -415,6 +415,9 @@ interface Group {
 
 export const yamlConfigScanner: FormatScanner = {
   id: 'yaml',
+  // Any YAML-looking text is searched whole for callable tags, so padding cannot
+  // push them out of the sniffed head; the format is named only when some are found.
+  reportsOwnFormats: true,
   sniff(head: Buffer): boolean {
     return sniffYamlConfig(head);
   },
@@ -423,6 +426,8 @@ export const yamlConfigScanner: FormatScanner = {
     let text = buf.toString('utf8');
     const bom = text.charCodeAt(0) === 0xfeff;
     if (bom) text = text.slice(1);
+    if (!hasCallableMarkers(text)) return;
+    addFormat(ctx, 'yaml-config');
     const cfg = readYamlConfig(text);
     const loc = place.location;
     const byteOffset = (index: number): number | undefined => (index >= 0 ? Buffer.byteLength(text.slice(0, index)) + (bom ? 3 : 0) : undefined);

@@ -543,6 +543,8 @@ async function scanHdf5(src: ByteSource, place: Place, ctx: ScanContext): Promis
 
 async function scanKerasJson(src: ByteSource, place: Place, ctx: ScanContext): Promise<void> {
   if (src.size > ctx.limits.maxConstantBytes) {
+    // Large JSON is ordinary (tokenizer.json, vocabularies); only a Keras-looking head is a finding.
+    if (!looksLikeKerasJson(await src.read(0, 4096))) return;
     addFinding(ctx, `${place.location}|keras|json|too-large`, {
       ruleId: 'keras/limit-exceeded',
       severity: 'MEDIUM',
@@ -554,12 +556,19 @@ async function scanKerasJson(src: ByteSource, place: Place, ctx: ScanContext): P
   }
   let text = (await src.read(0, src.size)).toString('utf8');
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  // Any JSON object is looked at, so padding cannot push "class_name" out of the sniffed head;
+  // only text that names a Keras class anywhere is parsed, and only a Keras-looking head
+  // makes a broken file a Keras finding.
+  const strong = looksLikeKerasJson(Buffer.from(text.slice(0, 4096), 'latin1'));
+  if (!strong && !/"(?:class_name|keras_version)"\s*:/.test(text)) return;
   const parsed = parseConfig(text);
   if ('error' in parsed) {
-    invalidConfig(ctx, place, 'JSON config', parsed.error);
+    if (strong) invalidConfig(ctx, place, 'JSON config', parsed.error);
     return;
   }
   const v = parsed.value;
+  if (!isKerasTopLevel(v)) return;
+  if (!(v && typeof v === 'object' && !Array.isArray(v) && 'keras_version' in v && !('class_name' in v))) addFormat(ctx, 'keras-config');
   if (v && typeof v === 'object' && !Array.isArray(v) && 'keras_version' in v && !('class_name' in v)) {
     // metadata.json: the saving Keras version and date; nothing that loads code.
     addFormat(ctx, 'keras-metadata');
@@ -567,6 +576,15 @@ async function scanKerasJson(src: ByteSource, place: Place, ctx: ScanContext): P
   }
   const label = place.location.slice(Math.max(place.location.lastIndexOf('!'), place.location.lastIndexOf('/')) + 1) || 'config';
   await judgeKerasConfig(v, { label, loader: 'keras' }, place, ctx);
+}
+
+/** A Keras model config, Keras 3 metadata.json, or a TF.js topology, by its top-level keys. */
+function isKerasTopLevel(v: unknown): boolean {
+  if (!v || typeof v !== 'object' || Array.isArray(v)) return false;
+  const o = v as Record<string, unknown>;
+  if (typeof o.class_name === 'string' || typeof o.keras_version === 'string') return true;
+  const topology = o.modelTopology as Record<string, unknown> | undefined;
+  return !!topology && typeof topology === 'object' && (typeof topology.class_name === 'string' || typeof (topology.model_config as Record<string, unknown> | undefined)?.class_name === 'string');
 }
 
 /** HDF5 files: Keras legacy models (root attribute model_config) and Keras 3 weight files. */
@@ -581,8 +599,12 @@ export const hdf5Scanner: FormatScanner = {
 /** Keras JSON: config.json and metadata.json of a .keras archive, or a model.to_json() file. */
 export const kerasConfigScanner: FormatScanner = {
   id: 'keras-config',
+  // Claims every JSON object; names the format only for Keras configs (see scanKerasJson).
+  reportsOwnFormats: true,
   sniff(head: Buffer): boolean {
-    return looksLikeKerasJson(head);
+    let i = head.length >= 3 && head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf ? 3 : 0;
+    while (i < head.length && (head[i] === 0x20 || head[i] === 0x0a || head[i] === 0x0d || head[i] === 0x09)) i++;
+    return head[i] === 0x7b;
   },
   scan: scanKerasJson,
 };

@@ -4,7 +4,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
-import { decodeTagEscapes, readYamlConfig, sniffYamlConfig, type YamlCallable } from '../../src/formats/yaml-config.js';
+import { decodeTagEscapes, hasCallableMarkers, readYamlConfig, sniffYamlConfig, type YamlCallable } from '../../src/formats/yaml-config.js';
 import { BufferSource } from '../../src/formats/source.js';
 import { createScanContext } from '../../src/scan/scanner.js';
 import { yamlConfigScanner } from '../../src/scan/config-scan.js';
@@ -23,10 +23,14 @@ function yamlFiles(dir: string): string[] {
 }
 const FILES = yamlFiles(join(FIX, 'config'));
 
-const sniff = (s: string | Buffer): boolean => sniffYamlConfig(Buffer.isBuffer(s) ? s : Buffer.from(s));
+/** What the scanner treats as a config: YAML-looking text (sniff) that names callables anywhere. */
+const sniff = (s: string | Buffer): boolean => {
+  const b = Buffer.isBuffer(s) ? s : Buffer.from(s);
+  return sniffYamlConfig(b) && hasCallableMarkers(b.toString('utf8'));
+};
 const brief = (cs: YamlCallable[]): string[] => cs.map((c) => `${c.syntax} ${c.kind} ${c.target} @${c.line} ${c.path}`);
 
-test('sniff claims YAML that names callables, and nothing else', () => {
+test('YAML that names callables is a config, and nothing else', () => {
   for (const f of FILES) assert.equal(sniff(readFileSync(f).subarray(0, 4096)), true, f);
   assert.equal(sniff('\ufeffa: !new:speechbrain.lobes.features.Fbank\n'), true, 'a BOM is fine for YAML');
   assert.equal(sniff('{"model": {"_target_": "torch.nn.Linear", "in_features": 3}}'), true, 'JSON is YAML to OmegaConf');
@@ -41,6 +45,8 @@ test('sniff claims YAML that names callables, and nothing else', () => {
   assert.equal(sniff('import os\nx = "_target_: os.system"\n'), false);
   assert.equal(sniff(Buffer.from([0x61, 0x3a, 0x20, 0x21, 0x6e, 0x00, 0x65, 0x77])), false, 'NUL: binary');
   assert.equal(sniff(''), false);
+  // Tags far past the sniffed head still count: the whole text is searched.
+  assert.equal(sniff(`a: 1\n${'# pad\n'.repeat(2000)}b: !new:os.system\n`), true);
 });
 
 test('HyperPyYAML tags: what is instantiated, called, imported, with the call rendered', () => {

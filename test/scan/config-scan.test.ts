@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { BufferSource, FileSource, type ByteSource } from '../../src/formats/source.js';
 import { readTar } from '../../src/formats/tar.js';
-import { createScanContext } from '../../src/scan/scanner.js';
+import { createScanContext, scanBytes } from '../../src/scan/scanner.js';
 import { CONFIG_SCANNERS, classifyTarget, jsonConfigScanner, yamlConfigScanner } from '../../src/scan/config-scan.js';
 import { severityRank, type Finding, type Severity } from '../../src/scan/finding.js';
 import type { ScanContext } from '../../src/scan/context.js';
@@ -256,4 +256,13 @@ test('YAML findings carry the line and column of the key, and the byte offset', 
   await yamlConfigScanner.scan(new BufferSource(Buffer.from(text)), { location: 'n.yaml', depth: 0, ecosystems: ['python'] }, nested);
   const g = nested.findings[0];
   assert.deepEqual([g.line, g.column, g.offset], [3, 7, Buffer.from(text).indexOf('_target_')]);
+});
+
+test('a callable tag pushed past the first 4 KiB by padding is still found', async () => {
+  const text = `lr: 0.1\n${'# padding\n'.repeat(1000)}cleanup: !apply:os.system ["touch /tmp/ptmscope_marker"]\n`;
+  const r = await scanBytes(Buffer.from(text), 'hyperparams.yaml');
+  assert.ok(r.findings.some((f) => f.severity === 'CRITICAL' && f.global === 'os.system'), r.findings.map((f) => `${f.severity} ${f.ruleId} ${f.global}`).join('\n'));
+  // YAML without callables stays quiet and counts as skipped.
+  const plain = await scanBytes(Buffer.from(`lr: 0.1\n${'# padding\n'.repeat(1000)}epochs: 3\n`), 'train.yaml');
+  assert.equal(plain.skipped, true);
 });

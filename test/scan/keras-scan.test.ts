@@ -231,11 +231,25 @@ test('the JSON scanner: sniffing, metadata, invalid JSON and the size limit', as
 
   const mine = (fs: Finding[]) => fs.filter((f) => /^(keras|hdf5)\//.test(f.ruleId));
   const meta = await scanBytes(Buffer.from('{"keras_version": "3.3.3", "date_saved": "2024-05-01@12:00:00"}'), 'metadata.json');
-  assert.ok(meta.formats.includes('keras-config') && meta.formats.includes('keras-metadata'), meta.formats.join());
+  assert.deepEqual(meta.formats, ['keras-metadata']);
   assert.deepEqual(at(meta.findings, 'LOW'), []);
 
   const bad = await scanBytes(Buffer.from('{"class_name": "Sequential", "config": {'), 'config.json');
   assert.deepEqual(rulesOf(mine(bad.findings)), ['MEDIUM keras/invalid-config']);
+
+  // Padding cannot push "class_name" out of sight: every JSON object is looked at.
+  const lambda = JSON.stringify({ class_name: 'Lambda', config: { function: { class_name: '__lambda__', config: { code: 'x', defaults: null, closure: null } } } });
+  const padded = await scanBytes(Buffer.from(`{"aaaa": "${' '.repeat(8192)}", ${lambda.slice(1)}`), 'config.json');
+  assert.ok(padded.formats.includes('keras-config'), padded.formats.join());
+  assert.ok(mine(padded.findings).some((f) => f.ruleId.startsWith('keras/lambda')), describe(padded.findings));
+  // Plain JSON, broken JSON and big JSON that never name a Keras class stay silent.
+  for (const text of ['{"vocab": {"a": 1}}', '{"vocab": {', `{"x": "${'y'.repeat(64)}"}`]) {
+    const r = await scanBytes(Buffer.from(text), 'other.json');
+    assert.deepEqual(mine(r.findings), [], text);
+  }
+  const bigPlain = createScanContext('tokenizer.json', { config: { limits: { maxConstantBytes: 10 } } });
+  await kerasConfigScanner.scan(new BufferSource(Buffer.from('{"model": {"vocab": {}}}')), { location: 'tokenizer.json', depth: 0, ecosystems: ['python'] }, bigPlain);
+  assert.deepEqual(bigPlain.findings, []);
 
   const ctx = createScanContext('big.json', { config: { limits: { maxConstantBytes: 10 } } });
   await kerasConfigScanner.scan(new BufferSource(Buffer.from('{"class_name": "Sequential", "config": {}}')), { location: 'big.json', depth: 0, ecosystems: ['python'] }, ctx);
