@@ -13,6 +13,7 @@ import { BufferSource } from '../../../src/formats/source.js';
 import { createScanContext } from '../../../src/scan/scanner.js';
 import { pythonScanner } from '../../../src/scan/python-scan.js';
 import { analyzeShell } from '../../../src/formats/python/shell.js';
+import { mutate, mutation, settles } from '../../support/mutate.js';
 
 const ROOT = fileURLToPath(new URL('../../../..', import.meta.url));
 const FIX = join(ROOT, 'test/fixtures/python');
@@ -26,55 +27,13 @@ function list(dir: string): string[] {
 
 const files = [...list(join(FIX, 'benign')), ...list(join(FIX, 'malicious'))].map((p) => ({ p, b: readFileSync(p) }));
 
-type Mutation = { kind: 'flip' | 'cut' | 'insert' | 'dup' | 'delete'; at: number; n: number; text: string };
-
 const SIGNIFICANT = ['(', ')', '[', ']', '{', '}', ':', '"', "'", '"""', '\\', '\n', '    ', '\t', '#', 'f"', 'b"', 'lambda', 'exec(', 'import os\n', '`', '|', '$(', '!', '%%'];
-
-const mutation: fc.Arbitrary<Mutation> = fc.record({
-  kind: fc.constantFrom('flip', 'cut', 'insert', 'dup', 'delete'),
-  at: fc.nat(),
-  n: fc.integer({ min: 1, max: 200 }),
-  text: fc.oneof(fc.constantFrom(...SIGNIFICANT), fc.string({ maxLength: 8 })),
-}) as fc.Arbitrary<Mutation>;
-
-function mutate(b: Buffer, ms: Mutation[]): Buffer {
-  let out = Buffer.from(b);
-  for (const m of ms) {
-    if (out.length === 0) break;
-    const at = m.at % out.length;
-    switch (m.kind) {
-      case 'flip':
-        out[at] ^= 1 << (m.n % 8);
-        break;
-      case 'cut':
-        out = out.subarray(0, at);
-        break;
-      case 'insert':
-        out = Buffer.concat([out.subarray(0, at), Buffer.from(m.text), out.subarray(at)]);
-        break;
-      case 'dup':
-        out = Buffer.concat([out.subarray(0, at), out.subarray(at, at + m.n), out.subarray(at)]);
-        break;
-      case 'delete':
-        out = Buffer.concat([out.subarray(0, at), out.subarray(at + m.n)]);
-        break;
-    }
-  }
-  return out;
-}
-
-function settles<T>(p: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  const limit = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`scan did not finish within 20 s: ${what}`)), 20_000);
-  });
-  return Promise.race([p, limit]).finally(() => clearTimeout(timer));
-}
+const pyMutation = mutation(SIGNIFICANT);
 
 test('mutated fixtures never make the code scanner throw or hang', async () => {
   assert.ok(files.length >= 30);
   await fc.assert(
-    fc.asyncProperty(fc.integer({ min: 0, max: files.length - 1 }), fc.array(mutation, { minLength: 1, maxLength: 8 }), async (i, ms) => {
+    fc.asyncProperty(fc.integer({ min: 0, max: files.length - 1 }), fc.array(pyMutation, { minLength: 1, maxLength: 8 }), async (i, ms) => {
       const input = mutate(files[i].b, ms);
       const name = files[i].p;
       const ctx = createScanContext(name);
