@@ -129,21 +129,8 @@ export async function scanRemoteRepo(target: HubTarget, opts: RemoteScanOptions)
   const started = performance.now();
   const stats = newStats();
   const repo: RepoRef = { type: target.type, name: target.name };
-  const rep: RemoteRepoReport = {
-    target: target.input,
-    type: target.type,
-    name: target.name,
-    ...(target.revision !== undefined ? { revision: target.revision } : {}),
-    files: [],
-    fileStats: [],
-    filesScanned: 0,
-    filesSkipped: 0,
-    requests: 0,
-    bytesTransferred: 0,
-    fileBytesTransferred: 0,
-    totalSize: 0,
-    durationMs: 0,
-  };
+  const rep = emptyReport(target.input, target.type, target.name);
+  if (target.revision !== undefined) rep.revision = target.revision;
   const finish = (): RemoteRepoReport => {
     rep.requests = stats.requests;
     rep.bytesTransferred = stats.bytesTransferred;
@@ -355,13 +342,13 @@ export async function scanRemoteRepos(targets: (HubTarget | string)[], opts: Rem
   return out;
 }
 
-/** A report for a target that could not even be parsed. */
-export function badTarget(input: string, message: string): RemoteRepoReport {
+/** A report with nothing scanned yet. */
+function emptyReport(target: string, type: RepoType, name: string): RemoteRepoReport {
   return {
-    target: input,
-    type: 'model',
-    name: '',
-    files: [{ file: input, formats: [], size: 0, bytesRead: 0, findings: [], errors: [{ file: input, location: input, message }], members: [] }],
+    target,
+    type,
+    name,
+    files: [],
     fileStats: [],
     filesScanned: 0,
     filesSkipped: 0,
@@ -369,9 +356,16 @@ export function badTarget(input: string, message: string): RemoteRepoReport {
     bytesTransferred: 0,
     fileBytesTransferred: 0,
     totalSize: 0,
-    error: message,
     durationMs: 0,
   };
+}
+
+/** A report for a target that could not even be parsed. */
+export function badTarget(input: string, message: string): RemoteRepoReport {
+  const rep = emptyReport(input, 'model', '');
+  rep.files.push({ file: input, formats: [], size: 0, bytesRead: 0, findings: [], errors: [{ file: input, location: input, message }], members: [] });
+  rep.error = message;
+  return rep;
 }
 
 /** One part of a combined result: the files and counts of a local scan, a repo, a cache. */

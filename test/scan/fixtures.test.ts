@@ -9,8 +9,9 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { scanFile } from '../../src/scan/scanner.js';
-import { severityRank, type Finding, type Severity } from '../../src/scan/finding.js';
+import type { Severity } from '../../src/scan/finding.js';
 import type { Limits } from '../../src/formats/limits.js';
+import { assertMeets } from '../support/expect.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const FIX = join(ROOT, 'test/fixtures');
@@ -35,25 +36,12 @@ const manifest = sources
   .filter((s) => existsSync(s.file))
   .flatMap((s) => (JSON.parse(readFileSync(s.file, 'utf8')) as Entry[]).map((e) => ({ ...e, path: relative(FIX, join(s.dir, e.path)) })));
 
-function describe(fs: Finding[]): string {
-  return fs.map((f) => `  ${f.severity} ${f.ruleId} ${f.location} ${f.global ?? ''} ${f.evidence ?? ''}`).join('\n') || '  (none)';
-}
 
 for (const e of manifest) {
   test(`${e.expect === 'clean' ? 'benign' : 'malicious'}: ${e.path} — ${e.technique}`, async () => {
     const r = await scanFile(join(FIX, e.path), e.limits ? { config: { limits: e.limits } } : undefined);
     assert.deepEqual(r.errors, [], 'no scan errors');
     assert.equal(r.skipped === true, e.skipped === true, e.skipped ? 'plain data, reported as skipped' : 'the file was recognised');
-    if (e.expect === 'clean') {
-      const loud = r.findings.filter((f) => severityRank(f.severity) >= severityRank('MEDIUM'));
-      assert.equal(loud.length, 0, `expected clean, got:\n${describe(loud)}`);
-      return;
-    }
-    const top = r.findings.reduce((m, f) => Math.max(m, severityRank(f.severity)), -1);
-    assert.ok(top >= severityRank(e.expect.minSeverity), `expected ≥ ${e.expect.minSeverity}, got:\n${describe(r.findings)}`);
-    for (const m of e.expect.mentions) {
-      const hit = r.findings.some((f) => [f.global, f.evidence, f.message].some((s) => s?.includes(m)));
-      assert.ok(hit, `no finding mentions "${m}":\n${describe(r.findings)}`);
-    }
+    assertMeets(r.findings, e.expect);
   });
 }

@@ -53,14 +53,7 @@ export async function writeSparseSafetensors(path: string, dataBytes: number): P
     left -= n;
   }
   const { header, dataBytes: real } = safetensorsHeader(tensors, { format: 'pt' });
-  const fh = await open(path, 'w');
-  try {
-    await fh.write(header, 0, header.length, 0);
-    await fh.truncate(header.length + real);
-  } finally {
-    await fh.close();
-  }
-  return header.length + real;
+  return writeHeaderThenHole(path, header, real);
 }
 
 // GGUF value types (gguf.h).
@@ -121,12 +114,17 @@ export async function writeSparseGguf(path: string, dataBytes: number): Promise<
   const each: number[] = [];
   for (let left = dataBytes; left > 0; left -= 256 * 1024 * 1024) each.push(Math.min(256 * 1024 * 1024, left));
   const { header, dataBytes: real } = ggufHeader(each, TEMPLATE);
+  return writeHeaderThenHole(path, header, real);
+}
+
+/** Writes `header`, then leaves `dataBytes` of sparse hole for the tensor data; returns the file size. */
+async function writeHeaderThenHole(path: string, header: Buffer, dataBytes: number): Promise<number> {
   const fh = await open(path, 'w');
   try {
     await fh.write(header, 0, header.length, 0);
-    await fh.truncate(header.length + real);
+    await fh.truncate(header.length + dataBytes);
   } finally {
     await fh.close();
   }
-  return header.length + real;
+  return header.length + dataBytes;
 }
